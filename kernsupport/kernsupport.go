@@ -1,0 +1,89 @@
+// Package kernsupport defines the platform that goskit components run on: the
+// execution environment (the OSKit's osenv) a kernel hands its drivers and
+// components. A platform provides a console, a clock with timers, interrupt
+// lines, a physical-memory arena, logging and halt.
+//
+// Implementations: kernsupport/hosted runs a kernel as a Linux process (an
+// interrupt line is a host file descriptor becoming ready, the console is
+// stdio, physical memory is a memfd). A bare-metal platform provides the same
+// interfaces over descriptors, vectors and the boot memory map.
+//
+// # Execution environment
+//
+// Every interface here is safe for concurrent use. IRQ waits block the
+// calling goroutine only; nothing in a platform holds global state, so two
+// kernels can run in one process with two platforms.
+package kernsupport
+
+import (
+	"errors"
+	"io"
+	"time"
+)
+
+// Platform is what a kernel gets from the machine it runs on.
+type Platform interface {
+	// Console is the kernel's console: stdin, stdout and stderr of a hosted
+	// kernel, the serial port of a bare-metal one.
+	Console() Console
+	// Clock is the kernel's time source.
+	Clock() Clock
+	// Logf writes a diagnostic line to the platform's log.
+	Logf(format string, args ...any)
+	// Close releases everything the platform holds (memory arena, interrupt
+	// lines it opened). It does not exit the process; see Halter.
+	Close() error
+}
+
+// Console is a character device: writes appear immediately (unbuffered, as
+// the OSKit's console printf), reads block for input.
+type Console interface {
+	io.Reader
+	io.Writer
+}
+
+// Clock tells time and runs timers.
+type Clock interface {
+	// Now is the time since the platform started, monotonic.
+	Now() time.Duration
+	// Wall is the wall-clock time.
+	Wall() time.Time
+	// AfterFunc calls f in its own goroutine after d and returns a timer that
+	// can stop it.
+	AfterFunc(d time.Duration, f func()) Timer
+	// Sleep blocks for d.
+	Sleep(d time.Duration)
+}
+
+// Timer is a pending AfterFunc call.
+type Timer interface {
+	// Stop prevents the call if it has not started and reports whether it
+	// did so.
+	Stop() bool
+}
+
+// IRQ is an interrupt line a driver waits on. The interface is built so that
+// no interrupt is ever lost between a driver's look at its device and its
+// wait: the platform calls the driver's poll function, and only when poll
+// finds nothing to do does it wait for the line, then polls again.
+type IRQ interface {
+	// WaitRead calls poll until it returns true, waiting for the line's
+	// "input ready" signal between calls. It returns ErrIRQClosed once the
+	// line is closed.
+	WaitRead(poll func() bool) error
+	// WaitWrite is WaitRead for "output space ready".
+	WaitWrite(poll func() bool) error
+	// Close releases the line and makes pending and future waits return
+	// ErrIRQClosed.
+	Close() error
+}
+
+// ErrIRQClosed is returned by waits on a closed interrupt line.
+var ErrIRQClosed = errors.New("kernsupport: interrupt line closed")
+
+// Halter is implemented by platforms that can stop the machine with an exit
+// status (a hosted process exits; a bare-metal kernel powers off or signals
+// its emulator).
+type Halter interface {
+	Halt(status int)
+}
