@@ -299,4 +299,3 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
-

@@ -67,12 +67,12 @@ var (
 // Stats counts what the glue dropped on receive. Fields are read with
 // atomic loads; see Endpoint.Stats.
 type Stats struct {
-	RxFrames       atomic.Uint64 // frames delivered to gVisor
-	RxBadChecksum  atomic.Uint64 // dropped: checksum verified by the glue failed
-	RxMalformed    atomic.Uint64 // dropped: too short, bad offload header
-	RxTooBig       atomic.Uint64 // dropped by the device: did not fit posted buffers
-	TxFrames       atomic.Uint64
-	TxErrors       atomic.Uint64
+	RxFrames      atomic.Uint64 // frames delivered to gVisor
+	RxBadChecksum atomic.Uint64 // dropped: checksum verified by the glue failed
+	RxMalformed   atomic.Uint64 // dropped: too short, bad offload header
+	RxTooBig      atomic.Uint64 // dropped by the device: did not fit posted buffers
+	TxFrames      atomic.Uint64
+	TxErrors      atomic.Uint64
 }
 
 // Options configures an Endpoint.
