@@ -253,6 +253,16 @@ func (s *Station) Err(timeout time.Duration) error {
 	}
 }
 
+// Running reports whether the receiving goroutine is still receiving.
+func (s *Station) Running() bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
 // Stop closes the device and waits for the receiving goroutine.
 func (s *Station) Stop() {
 	select {
