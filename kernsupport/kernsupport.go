@@ -87,3 +87,16 @@ var ErrIRQClosed = errors.New("kernsupport: interrupt line closed")
 type Halter interface {
 	Halt(status int)
 }
+
+// FDIRQer is an optional Platform interface, implemented by hosted platforms:
+// it gives a driver an interrupt line that fires when a host file descriptor
+// is ready, so that hosted drivers wait the way bare-metal ones do and the
+// platform can close lines its drivers leave open. Find it by type assertion:
+//
+//	if p, ok := plat.(kernsupport.FDIRQer); ok { irq, err := p.FDIRQ(fd, "tap0") }
+type FDIRQer interface {
+	// FDIRQ makes an interrupt line of fd, which it takes ownership of:
+	// closing the line, or the platform, closes fd. On error fd is closed
+	// too. name labels the line in errors and logs.
+	FDIRQ(fd int, name string) (IRQ, error)
+}

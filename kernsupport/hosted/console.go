@@ -1,0 +1,101 @@
+package hosted
+
+import (
+	"io"
+	"sync"
+
+	"github.com/goskit/goskit/kernsupport"
+)
+
+// console is a Console over an io.Reader and an io.Writer. Writes go straight
+// through, unbuffered, one call each, so output appears as soon as a kernel
+// prints it and lines from two goroutines do not interleave within a Write.
+// The locks make any reader and writer safe for the concurrent use the
+// Console contract promises.
+type console struct {
+	readMu  sync.Mutex
+	in      io.Reader
+	writeMu sync.Mutex
+	out     io.Writer
+}
+
+var _ kernsupport.Console = (*console)(nil)
+
+// Read reads from the console's input. With no input it reports end of file.
+func (c *console) Read(p []byte) (int, error) {
+	if c.in == nil {
+		return 0, io.EOF
+	}
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	return c.in.Read(p)
+}
+
+// Write writes p to the console's output. With no output it discards p.
+func (c *console) Write(p []byte) (int, error) {
+	if c.out == nil {
+		return len(p), nil
+	}
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	return c.out.Write(p)
+}
+
+// PrefixLines returns a writer that writes to w with prefix at the start of
+// every line, so that two kernels sharing one terminal can be told apart:
+//
+//	hosted.WithConsole(os.Stdin, hosted.PrefixLines(os.Stdout, "ttcp-t: "))
+//
+// It buffers nothing: each Write is one Write to w, with the prefix inserted
+// after every newline that is followed by more output (a prefix is written
+// when its line's first byte is, never ahead of it). It is safe for
+// concurrent use.
+func PrefixLines(w io.Writer, prefix string) io.Writer {
+	return &prefixWriter{w: w, prefix: []byte(prefix), atLineStart: true}
+}
+
+type prefixWriter struct {
+	mu          sync.Mutex
+	w           io.Writer
+	prefix      []byte
+	atLineStart bool
+	buf         []byte
+}
+
+func (pw *prefixWriter) Write(p []byte) (int, error) {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	if len(p) == 0 {
+		return 0, nil
+	}
+	// ends[i] is the length of output that holds p[:i+1]; it maps a short
+	// write of the output back to the bytes of p it carried.
+	out := pw.buf[:0]
+	ends := make([]int, len(p))
+	atStart := pw.atLineStart
+	for i, b := range p {
+		if atStart {
+			out = append(out, pw.prefix...)
+		}
+		out = append(out, b)
+		ends[i] = len(out)
+		atStart = b == '\n'
+	}
+	pw.buf = out[:0]
+	n, err := pw.w.Write(out)
+	done := 0
+	for done < len(p) && ends[done] <= n {
+		done++
+	}
+	if done == len(p) {
+		pw.atLineStart = atStart
+		return done, err
+	}
+	// A short write: the next Write starts where this one stopped, so the
+	// prefix is due again only if the last byte written ended a line.
+	pw.atLineStart = done == 0 && pw.atLineStart || done > 0 && p[done-1] == '\n'
+	if err == nil {
+		err = io.ErrShortWrite
+	}
+	return done, err
+}
