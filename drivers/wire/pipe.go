@@ -174,6 +174,11 @@ func (p *pipe) prepare(f *netdev.Frame) (*frameBuf, error) {
 		// a receiver without FeatureRxChecksum expects unmarked frames.
 		off.Flags = 0
 	}
+	if p.rxFeatures == 0 {
+		// A receiver without offloads gets a plain zero Offload, not stray
+		// GSO hints of a frame that is not GSO.
+		off = netdev.Offload{}
+	}
 	fb.off = off
 	return fb, nil
 }

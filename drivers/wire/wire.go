@@ -38,10 +38,12 @@
 // [Faults] are applied per direction, in transmit order, from a PCG random
 // source seeded by [Config.Seed] (each direction its own stream), so one
 // transmitting goroutine sending the same frames sees the same fault pattern
-// every run. Loss, duplication, reordering and corruption never depend on
-// time. Delay, jitter, rate limiting and the reorder timeout decide when a
-// frame may be received; the receiver waits on a timer for that moment, so the
-// wire needs no goroutine of its own.
+// every run. Which frames are lost, duplicated, held back or corrupted never
+// depends on time; only a held-back frame that nothing overtakes within
+// [Faults.ReorderTimeout] is delivered in order instead. Delay, jitter, rate
+// limiting and the reorder timeout decide when a frame may be received; the
+// receiver waits on a timer for that moment, so the wire needs no goroutine of
+// its own.
 //
 // # Execution environment
 //
@@ -122,8 +124,10 @@ type Faults struct {
 	// earlier); use Reorder for that.
 	Jitter time.Duration
 	// Rate limits the direction to this many bits per second (zero:
-	// unlimited). Each frame takes its serialisation time; frames wait in the
-	// direction's queue and are dropped when it is full.
+	// unlimited). Each frame takes its serialisation time (its bytes, header
+	// included, times 8 over Rate) after the previous one; frames wait in the
+	// direction's queue, which holds QueueLen frames not yet received, and
+	// are dropped when it is full.
 	Rate int64
 	// Burst is the token bucket's depth in bytes: after an idle period, up to
 	// Burst bytes pass without serialisation delay. Zero means every frame
