@@ -96,7 +96,7 @@ type Halter interface {
 //	if p, ok := plat.(kernsupport.FDIRQer); ok { irq, err := p.FDIRQ(fd, "tap0") }
 type FDIRQer interface {
 	// FDIRQ makes an interrupt line of fd, which it takes ownership of:
-	// closing the line, or the platform, closes fd. On error fd is closed
-	// too. name labels the line in errors and logs.
+	// closing the line, or the platform, closes fd. On error fd is left
+	// open and stays the caller's. name labels the line in errors and logs.
 	FDIRQ(fd int, name string) (IRQ, error)
 }

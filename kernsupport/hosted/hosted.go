@@ -34,7 +34,6 @@ import (
 
 	"github.com/goskit/goskit/boot"
 	"github.com/goskit/goskit/kernsupport"
-	"golang.org/x/sys/unix"
 )
 
 // ErrClosed is returned (wrapped) for lines requested from a closed
@@ -180,12 +179,17 @@ func (p *Platform) Logf(format string, args ...any) {
 // the host reclaims everything of an exiting process.
 func (p *Platform) Halt(status int) { p.exit(status) }
 
-// FDLine makes an interrupt line of host descriptor fd (see NewFDLine; it
-// takes ownership of fd, even on error) and registers it with the platform,
-// whose Close closes it if its driver has not.
+// FDLine makes an interrupt line of host descriptor fd (see NewFDLine: the
+// line owns fd; on error fd stays the caller's) and registers it with the
+// platform, whose Close closes it if its driver has not. A closed platform
+// makes no lines.
 func (p *Platform) FDLine(fd int, name string) (*FDLine, error) {
-	if p.isClosed() {
-		unix.Close(fd)
+	// p.mu is held while the line is made so that Close cannot run between
+	// its making and its registering: a line made then would have to be
+	// closed, taking the caller's fd with it on an error path.
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
 		return nil, fmt.Errorf("hosted: %s: %w", name, ErrClosed)
 	}
 	l, err := NewFDLine(fd, name)
@@ -193,14 +197,7 @@ func (p *Platform) FDLine(fd int, name string) (*FDLine, error) {
 		return nil, err
 	}
 	l.onClose = p.forget
-	p.mu.Lock()
-	if p.closed { // Close ran while the line was being made
-		p.mu.Unlock()
-		l.Close()
-		return nil, fmt.Errorf("hosted: %s: %w", name, ErrClosed)
-	}
 	p.lines[l] = struct{}{}
-	p.mu.Unlock()
 	return l, nil
 }
 
@@ -211,12 +208,6 @@ func (p *Platform) FDIRQ(fd int, name string) (kernsupport.IRQ, error) {
 		return nil, err // not a typed nil in the interface
 	}
 	return l, nil
-}
-
-func (p *Platform) isClosed() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.closed
 }
 
 // forget drops a line its driver closed, so that the platform does not hold

@@ -40,6 +40,7 @@ type FDLine struct {
 	fd      int
 	file    *os.File
 	raw     syscall.RawConn
+	pollErr error // set when the runtime could not poll fd; every wait returns it
 	closed  atomic.Bool
 	once    sync.Once
 	onClose func(*FDLine) // set by Platform.FDLine to forget the line
@@ -48,36 +49,58 @@ type FDLine struct {
 var _ kernsupport.IRQ = (*FDLine)(nil)
 
 // NewFDLine makes an interrupt line of fd, which it sets non-blocking and
-// takes ownership of, even on error: Close (or the failure) closes fd. name
-// labels it in errors. A line made here belongs to its caller; one made by
-// Platform.FDLine is also closed by the platform's Close.
+// takes ownership of: Close closes fd. On error fd is left open and stays the
+// caller's. name labels the line in errors. A line made here belongs to its
+// caller; one made by Platform.FDLine is also closed by the platform's Close.
 func NewFDLine(fd int, name string) (*FDLine, error) {
 	if fd < 0 {
 		return nil, fmt.Errorf("hosted: %s: invalid fd %d: %w", name, fd, unix.EBADF)
 	}
+	// Ask the host first whether it can report the descriptor's readiness:
+	// once os.NewFile owns fd, the only way back out is closing it.
+	if err := checkPollable(fd); err != nil {
+		return nil, fmt.Errorf("hosted: %s: fd %d: %w", name, fd, err)
+	}
 	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
 		return nil, fmt.Errorf("hosted: %s: set non-blocking: %w", name, err)
 	}
 	// The descriptor is non-blocking before os.NewFile sees it, so the
 	// runtime registers it with its poller instead of treating it as a
 	// blocking file.
 	f := os.NewFile(uintptr(fd), name)
-	// A descriptor the poller refused cannot take deadlines: this is the
-	// one way os.File tells whether it is polled.
-	if err := f.SetReadDeadline(time.Time{}); err != nil {
-		f.Close()
-		if errors.Is(err, os.ErrNoDeadline) {
-			err = ErrNotPollable
-		}
-		return nil, fmt.Errorf("hosted: %s: fd %d: %w", name, fd, err)
-	}
 	raw, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
+	if err != nil { // only for a nil file, which fd >= 0 rules out
 		return nil, fmt.Errorf("hosted: %s: %w", name, err)
 	}
-	return &FDLine{name: name, fd: fd, file: f, raw: raw}, nil
+	l := &FDLine{name: name, fd: fd, file: f, raw: raw}
+	// A descriptor the runtime failed to register (the host ran out of
+	// poller resources since checkPollable) cannot take deadlines: the one
+	// way os.File tells whether it is polled. Rather than close the
+	// caller's fd, the line reports the failure on every wait.
+	if err := f.SetReadDeadline(time.Time{}); err != nil {
+		l.pollErr = fmt.Errorf("hosted: %s: not registered with the poller: %w", name, err)
+	}
+	return l, nil
+}
+
+// checkPollable reports whether the host's epoll accepts fd, as the Go
+// runtime's poller will need it to: regular files and directories, which are
+// always "ready", are refused with ErrNotPollable.
+func checkPollable(fd int) error {
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("epoll_create1: %w", err)
+	}
+	defer unix.Close(ep)
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLET, Fd: int32(fd)}
+	switch err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &ev); err {
+	case nil:
+		return nil
+	case unix.EPERM:
+		return ErrNotPollable
+	default:
+		return fmt.Errorf("epoll_ctl: %w", err)
+	}
 }
 
 // Name returns the line's label.
@@ -91,12 +114,18 @@ func (l *FDLine) FD() int { return l.fd }
 // WaitRead implements kernsupport.IRQ: it calls poll until poll returns
 // true, waiting for the descriptor to become readable between calls.
 func (l *FDLine) WaitRead(poll func() bool) error {
+	if l.pollErr != nil && !l.closed.Load() {
+		return l.pollErr
+	}
 	return l.mapErr(l.raw.Read(func(uintptr) bool { return poll() }))
 }
 
 // WaitWrite implements kernsupport.IRQ: it calls poll until poll returns
 // true, waiting for the descriptor to become writable between calls.
 func (l *FDLine) WaitWrite(poll func() bool) error {
+	if l.pollErr != nil && !l.closed.Load() {
+		return l.pollErr
+	}
 	return l.mapErr(l.raw.Write(func(uintptr) bool { return poll() }))
 }
 

@@ -236,6 +236,13 @@ func TestNewFDLineErrors(t *testing.T) {
 	}{
 		{"negative fd", func(*testing.T) int { return -1 }, unix.EBADF},
 		{"regular file", regular, ErrNotPollable},
+		{"directory", func(t *testing.T) int {
+			fd, err := unix.Open(t.TempDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fd
+		}, ErrNotPollable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -245,10 +252,11 @@ func TestNewFDLineErrors(t *testing.T) {
 				t.Fatalf("NewFDLine = %v, %v; want %v", l, err, tt.want)
 			}
 			if fd >= 0 {
-				// Ownership passed even on error: fd is closed.
-				if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != unix.EBADF {
-					t.Fatalf("fd %d still open after a failed NewFDLine (%v)", fd, err)
+				// On error fd stays the caller's, open.
+				if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+					t.Fatalf("fd %d closed by a failed NewFDLine (%v)", fd, err)
 				}
+				unix.Close(fd)
 			}
 		})
 	}
