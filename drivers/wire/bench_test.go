@@ -139,3 +139,56 @@ func BenchmarkRoundTrip(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkCost transmits and receives in one goroutine: the wire's own CPU
+// cost per frame (two copies, a lock each way), without scheduling.
+func BenchmarkCost(b *testing.B) {
+	for _, size := range []int{1514, netdev.MaxGSOFrameLen} {
+		for _, batch := range []int{1, 64} {
+			name := strconv.Itoa(size) + "B/"
+			if batch == 1 {
+				name += "single"
+			} else {
+				name += "batch" + strconv.Itoa(batch)
+			}
+			b.Run(name, func(b *testing.B) {
+				tx, rx, err := New(Config{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer tx.Close()
+				f, off := tcpFrame(0, size, true)
+				frames := make([]netdev.Frame, batch)
+				slots := make([]netdev.RxSlot, batch)
+				for i := range frames {
+					frames[i] = netdev.Frame{Segs: [][]byte{f}, Offload: off}
+					slots[i].Bufs = [][]byte{make([]byte, size)}
+				}
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for sent := 0; sent < b.N; {
+					k := min(batch, b.N-sent)
+					if batch == 1 {
+						tx.Transmit(&frames[0])
+						rx.Receive(slots[0].Bufs)
+					} else {
+						tx.TransmitBatch(frames[:k])
+						for got := 0; got < k; {
+							n, err := rx.ReceiveBatch(slots[:k-got])
+							if err != nil {
+								b.Fatal(err)
+							}
+							got += n
+						}
+					}
+					sent += k
+				}
+				b.StopTimer()
+				secs := b.Elapsed().Seconds()
+				b.ReportMetric(float64(b.N)/secs, "frames/s")
+				b.ReportMetric(float64(b.N)*float64(size)*8/secs/1e9, "Gbit/s")
+			})
+		}
+	}
+}
