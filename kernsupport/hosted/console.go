@@ -68,32 +68,38 @@ func (pw *prefixWriter) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	// ends[i] is the length of output that holds p[:i+1]; it maps a short
-	// write of the output back to the bytes of p it carried.
 	out := pw.buf[:0]
-	ends := make([]int, len(p))
 	atStart := pw.atLineStart
-	for i, b := range p {
+	for _, b := range p {
 		if atStart {
 			out = append(out, pw.prefix...)
 		}
 		out = append(out, b)
-		ends[i] = len(out)
 		atStart = b == '\n'
 	}
-	pw.buf = out[:0]
+	pw.buf = out[:0] // reused by the next Write
 	n, err := pw.w.Write(out)
-	done := 0
-	for done < len(p) && ends[done] <= n {
-		done++
-	}
-	if done == len(p) {
+	if n >= len(out) {
 		pw.atLineStart = atStart
-		return done, err
+		return len(p), err
 	}
-	// A short write: the next Write starts where this one stopped, so the
-	// prefix is due again only if the last byte written ended a line.
-	pw.atLineStart = done == 0 && pw.atLineStart || done > 0 && p[done-1] == '\n'
+	// A short write: count the bytes of p that made it out whole, so the
+	// caller's retry of the rest continues exactly where this stopped; the
+	// prefix is due again if the last byte out ended a line or none went.
+	done, pos := 0, 0
+	atStart = pw.atLineStart
+	for _, b := range p {
+		if atStart {
+			pos += len(pw.prefix)
+		}
+		if pos+1 > n {
+			break
+		}
+		pos++
+		done++
+		atStart = b == '\n'
+	}
+	pw.atLineStart = atStart
 	if err == nil {
 		err = io.ErrShortWrite
 	}

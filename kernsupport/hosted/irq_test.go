@@ -261,3 +261,41 @@ func TestNewFDLineErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestFDLineCloseWaitsForPoll checks that Close does not close the descriptor
+// under a running poll function: the driver's I/O inside poll must never hit
+// a closed (or reused) fd number.
+func TestFDLineCloseWaitsForPoll(t *testing.T) {
+	l, _ := pipe(t)
+	inPoll, release := make(chan struct{}), make(chan struct{})
+	pollErr := make(chan error, 1)
+	waitDone := make(chan error, 1)
+	go func() {
+		waitDone <- l.WaitRead(func() bool {
+			close(inPoll)
+			<-release
+			// Still open: fcntl on it succeeds although Close was called.
+			_, err := unix.FcntlInt(uintptr(l.FD()), unix.F_GETFD, 0)
+			pollErr <- err
+			return true
+		})
+	}()
+	<-inPoll
+	closed := make(chan error, 1)
+	go func() { closed <- l.Close() }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a poll function was running", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(release)
+	if err := <-pollErr; err != nil {
+		t.Fatalf("fd closed under the poll function: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := <-waitDone; err != nil && !errors.Is(err, kernsupport.ErrIRQClosed) {
+		t.Fatalf("WaitRead: %v", err)
+	}
+}
