@@ -17,10 +17,13 @@
 // closing one leaves the other running. Close releases every descriptor and
 // timer the platform holds; it starts no goroutines of its own.
 //
-// From the host the platform needs Linux (it is written against
-// golang.org/x/sys/unix and tested on Linux only) and nothing else: no
-// privileges, no threads beyond the Go runtime's. Interrupt lines use the runtime's poller, so a driver
-// waiting for its device costs a parked goroutine, not a thread.
+// From the host the platform needs Linux (interrupt lines check descriptors
+// with epoll) and nothing else: no privileges, no threads beyond the Go
+// runtime's. Interrupt lines use the runtime's poller, so a driver waiting
+// for its device costs a parked goroutine, not a thread. A console read from
+// the process's stdin cannot be interrupted (the platform does not own
+// stdin), so Close does not end it; WithConsole readers can be closed by
+// their owner.
 package hosted
 
 import (
