@@ -221,3 +221,16 @@ func TestCloseWhileReceiving(t *testing.T) {
 		t.Errorf("after 20 open/close: %d goroutines (was %d), %d fds (was %d)", g, g0, fd, fd0)
 	}
 }
+
+func TestTCPOffload(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []packet.Option
+	}{{"default", nil}, {"qdisc bypass", []packet.Option{packet.WithQdiscBypass()}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := setup(t, "pkttso")
+			d := open(t, ns, "vethA", tc.opts...)
+			devtest.CheckTCPOffload(t, devtest.Start(t, d, kitIP), ns, linuxIP)
+		})
+	}
+}

@@ -162,3 +162,9 @@ func TestCloseWhileReceiving(t *testing.T) {
 		t.Errorf("after 20 open/close: %d goroutines (was %d), %d fds (was %d)", g, g0, fd, fd0)
 	}
 }
+
+func TestTCPOffload(t *testing.T) {
+	ns := testenv.NewNetns(t, "taptso")
+	d := openIn(t, ns, "tapt0")
+	devtest.CheckTCPOffload(t, devtest.Start(t, d, kitIP), ns, linuxIP)
+}
