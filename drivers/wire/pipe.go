@@ -86,6 +86,11 @@ func newPipe(w *wire, f Faults, mtu, qlen int, noOffloads bool, seed, stream uin
 	if f.ReorderTimeout == 0 {
 		f.ReorderTimeout = DefaultReorderTimeout
 	}
+	// Durations of decades mean "forever"; clamping them keeps every sum of
+	// clock values below overflow.
+	f.Delay = min(f.Delay, maxDuration)
+	f.Jitter = min(f.Jitter, maxDuration)
+	f.ReorderTimeout = min(f.ReorderTimeout, maxDuration)
 	p := &pipe{
 		w:        w,
 		faults:   f,
@@ -277,7 +282,7 @@ func (p *pipe) applyFaults(fb *frameBuf, now int64) {
 	}
 	if f.Reorder > 0 && p.held == nil && p.rng.Float64() < f.Reorder {
 		p.held = fb
-		p.heldUntil = min(fb.due+int64(f.ReorderTimeout), maxDuration)
+		p.heldUntil = fb.due + int64(f.ReorderTimeout)
 	} else {
 		p.enqueue(fb)
 		if dup != nil {

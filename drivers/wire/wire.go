@@ -30,8 +30,13 @@
 // FeatureRxChecksum, so the receiving stack verifies checksums itself. TSO and
 // receive GSO stay on: a large segment's checksum is completed over the whole
 // segment, which is exactly what a receiver that accepts the segment whole
-// verifies, so corruption is still caught; keeping them keeps a faulty wire's
-// traffic shaped like a fast one's.
+// verifies, so corruption is still caught. (A receiver that cut such a frame
+// into segments and recomputed their checksums would launder the corruption;
+// the netdev contract has receivers take GSO frames whole.) Keeping them
+// keeps a faulty wire's traffic shaped like a fast one's.
+//
+// [Config.NoOffloads] makes the wire a plain NIC instead: no features, frames
+// of at most MTU+14 bytes, and a zero Offload on every received frame.
 //
 // # Faults
 //
@@ -49,8 +54,9 @@
 //
 // An End follows the [netdev] contract: safe for one transmitting and one
 // receiving goroutine at once, concurrently with each other, with the peer end
-// and with Close. Transmit never
-// blocks; Receive blocks until a frame is due or the cable is cut. Closing
+// and with Close. Transmit never waits (it holds its direction's lock for a
+// few hundred nanoseconds); Receive blocks until a frame is due or the cable
+// is cut. Closing
 // either end cuts the cable for both: the closed end's calls return
 // [netdev.ErrClosed], the peer's return an error wrapping [netdev.ErrLinkGone]
 // (so a kernel whose NIC disappears notices), and frames still in flight are
@@ -80,9 +86,10 @@ const (
 	// DefaultReorderTimeout is how long a frame held back for reordering
 	// waits for a later frame to overtake it before it is delivered anyway.
 	DefaultReorderTimeout = time.Millisecond
-	// MinMTU is the smallest MTU a wire accepts (IPv4's minimum).
-	MinMTU = 68
 )
+
+// MinMTU is the smallest MTU a wire accepts (IPv4's minimum).
+const MinMTU = 68
 
 var (
 	// ErrFrameTooShort means a transmitted frame is shorter than an Ethernet
@@ -468,5 +475,6 @@ func capacity(bufs [][]byte) int {
 	return n
 }
 
-// maxDuration keeps a nanosecond clock sum from overflowing.
+// maxDuration (73 years) bounds every configured duration and due time, so
+// that the wire clock plus a few of them cannot overflow int64.
 const maxDuration = math.MaxInt64 / 4

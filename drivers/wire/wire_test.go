@@ -922,3 +922,54 @@ func TestPlainDelivery(t *testing.T) {
 		})
 	}
 }
+
+// TestHugeDurations: durations of centuries are accepted and mean "not
+// before Close"; nothing overflows into an early delivery.
+func TestHugeDurations(t *testing.T) {
+	forever := time.Duration(math.MaxInt64)
+	tests := []struct {
+		faults Faults
+		wantN  int // frames of 3 that arrive before Close
+	}{
+		{Faults{Delay: forever}, 0},
+		{Faults{Jitter: forever}, 0},
+		{Faults{Rate: 1}, 0},
+		// Frame 0 is held and overtaken by frame 1; frame 2 is held forever.
+		{Faults{Reorder: 1, ReorderTimeout: forever}, 2},
+		// An unbounded bucket lets everything through at once.
+		{Faults{Rate: 1, Burst: math.MaxInt}, 3},
+	}
+	for _, tt := range tests {
+		a, b, err := New(Config{Faults: tt.faults, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			f, _ := tcpFrame(uint32(i), 1000, false)
+			if err := a.Transmit(&netdev.Frame{Segs: [][]byte{f}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		timer := time.AfterFunc(50*time.Millisecond, func() { a.Close() })
+		got := 0
+		for i := 0; i < 4; i++ {
+			slots := []netdev.RxSlot{{Bufs: [][]byte{make([]byte, 2000)}}, {Bufs: [][]byte{make([]byte, 2000)}}, {Bufs: [][]byte{make([]byte, 2000)}}}
+			n, err := b.ReceiveBatch(slots)
+			got += n
+			if err != nil {
+				if !errors.Is(err, netdev.ErrLinkGone) {
+					t.Errorf("faults %+v: ReceiveBatch: %v", tt.faults, err)
+				}
+				break
+			}
+			if got >= tt.wantN && tt.wantN == 3 {
+				break
+			}
+		}
+		timer.Stop()
+		a.Close()
+		if got != tt.wantN {
+			t.Errorf("faults %+v: %d frames arrived, want %d", tt.faults, got, tt.wantN)
+		}
+	}
+}
