@@ -341,10 +341,9 @@ func (st *Stack) Device(id NICID) netdev.Device {
 // fail records the first device failure and signals Done.
 func (st *Stack) fail(err error) {
 	st.failOnce.Do(func() {
+		// Not logged here: after an orderly close of a peer the failure is
+		// expected, and a kernel that cares reports Err itself.
 		st.failErr = err
-		if st.plat != nil {
-			st.plat.Logf("netstack: NIC failed: %v", err)
-		}
 		close(st.failed)
 	})
 }

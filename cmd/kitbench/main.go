@@ -1,0 +1,223 @@
+// Command kitbench measures the OSKit paper's tables for goskit: ttcp
+// bandwidth (Table 1) and rtcp one-byte round-trip time (Table 2), with the
+// kit's kernels beside native Linux on the same link.
+//
+//	sudo go run ./cmd/kitbench                       full run, Markdown on stdout
+//	sudo go run ./cmd/kitbench -out doc/PERFORMANCE.md   rewrite its section of the file
+//	sudo go run ./cmd/kitbench -quick                smoke test, under a minute
+//
+// It needs root: it creates two network namespaces joined by a veth
+// (addresses from 198.18.0.0/15), runs every cell there, and deletes them.
+// Each cell runs the same ttcp or rtcp program on both ends: with -nic host
+// for Linux, on the kit's AF_PACKET driver for goskit, and on gVisor's own
+// AF_PACKET endpoint (fdbased) as the baseline for the kit's driver and
+// glue; plus goskit<->goskit over the in-memory wire and Linux over
+// loopback for reference. Runs alternate between cells, and each figure is
+// the median of the runs with their spread.
+//
+// kitbench runs its kernels by executing itself ("kitbench kernel ...")
+// inside the namespaces, so a single binary carries everything.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+type options struct {
+	runs    int
+	bytes   int64
+	rttN    int
+	quick   bool
+	out     string
+	jsonOut string
+	wmemMax int
+	rmemMax int
+	cells   string
+	verbose bool
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "kernel" {
+		os.Exit(runKernel(os.Args[2:]))
+	}
+	var o options
+	flag.IntVar(&o.runs, "runs", 5, "runs per cell (the median is reported)")
+	flag.Int64Var(&o.bytes, "bytes", 2<<30, "bytes per ttcp run")
+	flag.IntVar(&o.rttN, "rtt-n", 10000, "round trips per rtcp run")
+	flag.BoolVar(&o.quick, "quick", false, "smoke test: one run per cell, 64 MiB, 1000 round trips; writes only to a temporary directory")
+	flag.StringVar(&o.out, "out", "", "rewrite kitbench's marked section of this Markdown file")
+	flag.StringVar(&o.jsonOut, "json", "", "write every run's raw result to this JSON file")
+	flag.IntVar(&o.wmemMax, "wmem-max", 4<<20, "TCP send buffer maximum on both Linux (tcp_wmem) and the kit")
+	flag.IntVar(&o.rmemMax, "rmem-max", 6<<20, "TCP receive buffer maximum on both Linux (tcp_rmem) and the kit")
+	flag.StringVar(&o.cells, "cells", "", "comma-separated cell names to run (default: all)")
+	flag.BoolVar(&o.verbose, "v", false, "print each run as it completes")
+	flag.Parse()
+	if o.quick {
+		o.runs = 1
+		o.bytes = min(o.bytes, 64<<20)
+		o.rttN = min(o.rttN, 1000)
+		if o.out != "" || o.jsonOut != "" {
+			fmt.Fprintln(os.Stderr, "kitbench: -quick writes only to a temporary directory; drop -out and -json")
+			os.Exit(2)
+		}
+	}
+	if o.runs < 1 || o.bytes < 1<<20 || o.rttN < 10 {
+		fmt.Fprintln(os.Stderr, "kitbench: -runs >= 1, -bytes >= 1 MiB, -rtt-n >= 10")
+		os.Exit(2)
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "kitbench: needs root (it creates network namespaces)")
+		os.Exit(1)
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintf(os.Stderr, "kitbench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "kitbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	// The namespaces run a copy of this binary: a `go run` binary lives in
+	// a build directory that may vanish while kitbench runs.
+	self := filepath.Join(tmp, "kitbench")
+	if err := copyFile(exe, self); err != nil {
+		return err
+	}
+	topo, err := newTopology(o.wmemMax, o.rmemMax)
+	if err != nil {
+		return err
+	}
+	defer topo.Close()
+
+	b := &bench{o: o, self: self, topo: topo, results: map[string][]runResult{}}
+	cells := b.cells()
+	if o.cells != "" {
+		want := strings.Split(o.cells, ",")
+		cells = slices.DeleteFunc(cells, func(c cell) bool { return !slices.Contains(want, c.name) })
+	}
+	start := time.Now()
+	for r := 0; r < o.runs; r++ {
+		for _, c := range cells {
+			res, err := b.runCell(c)
+			if err != nil {
+				return fmt.Errorf("cell %s, run %d: %w", c.name, r+1, err)
+			}
+			b.results[c.name] = append(b.results[c.name], res)
+			if o.verbose {
+				fmt.Fprintf(os.Stderr, "%-28s run %d: %s\n", c.name, r+1, res)
+			}
+		}
+	}
+	md := b.markdown(cells, time.Since(start))
+	fmt.Print(md)
+	if o.quick {
+		path := filepath.Join(tmp, "results.md")
+		if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
+			return err
+		}
+		return nil
+	}
+	if o.jsonOut != "" {
+		raw, _ := json.MarshalIndent(b.results, "", "  ")
+		if err := os.WriteFile(o.jsonOut, raw, 0o644); err != nil {
+			return err
+		}
+	}
+	if o.out != "" {
+		return rewriteSection(o.out, md)
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o755)
+}
+
+// Section markers in the -out file; kitbench rewrites only what is between
+// them, so other issues' figures in the same file stay.
+const (
+	beginMark = "<!-- kitbench:begin (generated by go run ./cmd/kitbench; do not edit by hand) -->"
+	endMark   = "<!-- kitbench:end -->"
+)
+
+func rewriteSection(path, md string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	s := string(old)
+	section := beginMark + "\n" + md + endMark
+	i := strings.Index(s, "<!-- kitbench:begin")
+	j := strings.Index(s, endMark)
+	switch {
+	case i >= 0 && j > i:
+		s = s[:i] + section + s[j+len(endMark):]
+	default:
+		if s != "" && !strings.HasSuffix(s, "\n") {
+			s += "\n"
+		}
+		s += "\n" + section + "\n"
+	}
+	return os.WriteFile(path, []byte(s), 0o644)
+}
+
+// runCmd runs a command with a timeout and returns its standard output.
+func runCmd(ctx context.Context, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.Bytes(), fmt.Errorf("%s %s: %w\n%s%s", name, strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.Bytes(), nil
+}
+
+// lastJSON returns the last line of out that is a JSON object matching pred.
+func lastJSON[T any](out []byte, pred func(T) bool) (T, error) {
+	var found T
+	ok := false
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 || line[0] != '{' {
+			continue
+		}
+		var v T
+		if json.Unmarshal(line, &v) == nil && pred(v) {
+			found, ok = v, true
+		}
+	}
+	if !ok {
+		return found, fmt.Errorf("no result in output:\n%s", out)
+	}
+	return found, nil
+}
+
+var _ = io.EOF
