@@ -234,3 +234,8 @@ func TestTCPOffload(t *testing.T) {
 		})
 	}
 }
+
+func TestBatch(t *testing.T) {
+	ns := setup(t, "pktbatch")
+	devtest.CheckBatch(t, open(t, ns, "vethA"), kitIP, linuxIP)
+}

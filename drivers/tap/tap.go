@@ -80,6 +80,7 @@ type Device struct {
 	}
 	rx struct {
 		hdr   [hostio.VnetHdrLen]byte
+		over  [1]byte // catches the first byte of a frame too big for its slot
 		iov   hostio.Iovecs
 		slots []netdev.RxSlot
 		k     int
@@ -253,8 +254,9 @@ func (d *Device) Receive(bufs [][]byte) (int, netdev.Offload, error) {
 
 // ReceiveBatch implements netdev.BatchReceiver: it waits for one frame,
 // then reads frames while more are ready. A frame that does not fit its slot
-// or carries a malformed virtio-net header is dropped; it is reported as an
-// error only when it is the first frame of the batch.
+// or carries a malformed virtio-net header is dropped (the slot takes the
+// next frame); it is reported as an error only when no frame of the batch
+// was good.
 func (d *Device) ReceiveBatch(slots []netdev.RxSlot) (int, error) {
 	if len(slots) == 0 {
 		return 0, d.life.Check()
@@ -287,13 +289,16 @@ func (d *Device) rxPoll() bool {
 		s := &d.rx.slots[d.rx.k]
 		d.rx.iov.Append(d.rx.hdr[:])
 		d.rx.iov.Append(s.Bufs...)
+		// TAP truncates a frame silently to the space posted: one byte
+		// more than the slot holds tells a frame that did not fit.
+		d.rx.iov.Append(d.rx.over[:])
 		n, err := hostio.Readv(d.line.FD(), d.rx.iov.Slice())
 		d.rx.iov.Reset()
 		switch {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
-			return d.rx.k > 0
+			return d.rx.k > 0 || d.rx.err != nil
 		case err != nil:
 			if d.rx.k == 0 {
 				d.rx.err = d.life.HostErr("receive", err)
@@ -303,17 +308,21 @@ func (d *Device) rxPoll() bool {
 		n -= hostio.VnetHdrLen
 		var ferr error
 		if c := hostio.SegsCap(s.Bufs); n > c {
-			ferr = fmt.Errorf("%s: %w: %d-byte frame, %d bytes posted", d.info.Name, netdev.ErrBufferTooSmall, n, c)
+			ferr = fmt.Errorf("%s: %w: frame larger than the %d bytes posted", d.info.Name, netdev.ErrBufferTooSmall, c)
 		} else if s.Offload, ferr = hostio.DecodeReceived(d.rx.hdr[:], n); ferr != nil {
 			ferr = fmt.Errorf("%s: received frame dropped: %w", d.info.Name, ferr)
 		}
 		if ferr != nil {
+			// Dropped. Receive reports it; a batch reports it only if no
+			// good frame follows, and the slot takes the next frame.
 			s.Offload = netdev.Offload{}
-			if d.rx.k == 0 {
+			if d.rx.err == nil {
 				d.rx.err = ferr
+			}
+			if len(d.rx.slots) == 1 {
 				return true
 			}
-			continue // dropped; the slot takes the next frame
+			continue
 		}
 		s.N = n
 		d.rx.k++

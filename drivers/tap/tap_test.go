@@ -168,3 +168,8 @@ func TestTCPOffload(t *testing.T) {
 	d := openIn(t, ns, "tapt0")
 	devtest.CheckTCPOffload(t, devtest.Start(t, d, kitIP), ns, linuxIP)
 }
+
+func TestBatch(t *testing.T) {
+	ns := testenv.NewNetns(t, "tapbatch")
+	devtest.CheckBatch(t, openIn(t, ns, "tapb0"), kitIP, linuxIP)
+}
