@@ -330,7 +330,10 @@ func (p *pipe) take(e *End, slots []netdev.RxSlot, got []*frameBuf, block bool) 
 	limit := min(len(slots), len(got))
 	p.mu.Lock()
 	for {
-		if p.closed {
+		// A cut pipe still delivers what had arrived before the cut (see
+		// cutKeepingArrived); only once that is gone does the receiver
+		// hear of the cut.
+		if p.closed && p.n == 0 {
 			p.mu.Unlock()
 			if block {
 				return 0, e.closedErr()
@@ -338,7 +341,7 @@ func (p *pipe) take(e *End, slots []netdev.RxSlot, got []*frameBuf, block bool) 
 			return 0, nil
 		}
 		var now int64
-		if p.timed {
+		if p.timed && !p.closed {
 			now = p.w.now()
 			if p.held != nil && now >= p.heldUntil {
 				// Nothing overtook it in time: let it go.
@@ -349,7 +352,7 @@ func (p *pipe) take(e *End, slots []netdev.RxSlot, got []*frameBuf, block bool) 
 		k := 0
 		for k < limit && p.n > 0 {
 			fb := p.ring[p.head]
-			if p.timed && fb.due > now {
+			if p.timed && !p.closed && fb.due > now {
 				break
 			}
 			if len(fb.data) > capacity(slots[k].Bufs) {
@@ -423,10 +426,41 @@ func (p *pipe) pop() {
 	p.n--
 }
 
-// shutdown discards everything in flight and marks the pipe cut.
-func (p *pipe) shutdown() {
+// cutKeepingArrived marks the pipe cut: no more pushes. Frames that had
+// arrived by now (were due) stay for the receiver, as frames already in a
+// NIC's receive ring survive a pulled cable; frames still on the cable (not
+// yet due, or held back) are lost.
+func (p *pipe) cutKeepingArrived(now int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.closed = true
+	if p.held != nil {
+		p.w.pools.put(p.held)
+		p.held = nil
+	}
+	if !p.timed {
+		return
+	}
+	// Due times are non-decreasing, so the frames still travelling are a
+	// suffix of the ring.
+	for p.n > 0 {
+		i := p.head + p.n - 1
+		if i >= len(p.ring) {
+			i -= len(p.ring)
+		}
+		if p.ring[i].due <= now {
+			break
+		}
+		p.w.pools.put(p.ring[i])
+		p.ring[i] = nil
+		p.n--
+	}
+}
+
+// discard marks the pipe cut and frees everything in it: its receiving end
+// has closed.
+func (p *pipe) discard() {
+	p.mu.Lock()
 	p.closed = true
 	for p.n > 0 {
 		fb := p.ring[p.head]
@@ -436,5 +470,13 @@ func (p *pipe) shutdown() {
 	if p.held != nil {
 		p.w.pools.put(p.held)
 		p.held = nil
+	}
+	wake := p.waiters > 0
+	p.mu.Unlock()
+	if wake {
+		select {
+		case p.notify <- struct{}{}:
+		default:
+		}
 	}
 }

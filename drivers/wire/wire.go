@@ -59,8 +59,8 @@
 // is cut. Closing
 // either end cuts the cable for both: the closed end's calls return
 // [netdev.ErrClosed], the peer's return an error wrapping [netdev.ErrLinkGone]
-// (so a kernel whose NIC disappears notices), and frames still in flight are
-// discarded. The wire starts no goroutines and needs nothing from the platform
+// (so a kernel whose NIC disappears notices) once the peer has received the
+// frames that had reached it before the cut. The wire starts no goroutines and needs nothing from the platform
 // but Go's clock; memory is the frame buffers, recycled through a pool.
 package wire
 
@@ -333,17 +333,22 @@ func (e *End) Stats() Stats {
 	return e.tx.stats
 }
 
-// Close cuts the wire: this end's calls return netdev.ErrClosed from now on,
-// the peer's an error wrapping netdev.ErrLinkGone, and blocked calls on both
-// ends return. Frames in flight are discarded. Close is idempotent and
-// always returns nil.
+// Close cuts the wire. This end's calls return netdev.ErrClosed from now
+// on, and frames waiting for it are freed. The peer's Transmit returns an
+// error wrapping netdev.ErrLinkGone at once; its Receive first returns the
+// frames that had already arrived (were due) when the cable was cut, then
+// that error, so a frame sent just before a kernel shuts down (a TCP FIN)
+// still reaches the other side. Blocked calls on both ends return. Close is
+// idempotent and always returns nil.
 func (e *End) Close() error {
 	e.closed.Store(true)
+	// Before the cut is announced, so this end's woken receiver finds its
+	// pipe closed and empty rather than spinning on the closed channel.
+	e.rx.discard()
 	e.w.cutOnce.Do(func() {
 		e.w.cut.Store(true)
+		e.tx.cutKeepingArrived(e.w.now())
 		close(e.w.cutCh)
-		e.w.ab.shutdown()
-		e.w.ba.shutdown()
 	})
 	return nil
 }

@@ -973,3 +973,63 @@ func TestHugeDurations(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseDeliversArrivedFrames: frames that reached the peer before the
+// cable was cut are still received there (a FIN sent just before shutdown
+// arrives), then the cut is reported; frames still on the cable are lost,
+// and the closing end's own queue is freed.
+func TestCloseDeliversArrivedFrames(t *testing.T) {
+	tests := []struct {
+		name    string
+		faults  Faults
+		arrived int // of 4 frames sent a to b before a closes
+	}{
+		{"perfect wire", Faults{}, 4},
+		{"all still travelling", Faults{Delay: time.Hour}, 0},
+		// A 2000-byte bucket lets two 1000-byte frames arrive at once; at
+		// 8 bit/s the other two need 1000 s each.
+		{"half arrived", Faults{Rate: 8, Burst: 2000}, 2},
+		// Frame 0 is held, overtaken by 1; 2 is held, overtaken by 3.
+		{"reordered", Faults{Reorder: 1, ReorderTimeout: time.Hour}, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := newWire(t, Config{Faults: tt.faults, Seed: 1})
+			watchdog(t, b, 20*time.Second)
+			for i := 0; i < 4; i++ {
+				f, _ := tcpFrame(uint32(i), 1000, false)
+				if err := a.Transmit(&netdev.Frame{Segs: [][]byte{f}}); err != nil {
+					t.Fatal(err)
+				}
+				if err := b.Transmit(&netdev.Frame{Segs: [][]byte{f}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a.Close()
+			if _, _, err := a.Receive([][]byte{make([]byte, 2000)}); !errors.Is(err, netdev.ErrClosed) {
+				t.Errorf("closed end's Receive with frames waiting = %v, want ErrClosed", err)
+			}
+			if err := b.Transmit(&netdev.Frame{Segs: [][]byte{make([]byte, 60)}}); !errors.Is(err, netdev.ErrLinkGone) {
+				t.Errorf("peer Transmit after cut = %v", err)
+			}
+			got := 0
+			for i := 0; i < 10; i++ {
+				_, _, err := b.Receive([][]byte{make([]byte, 2000)})
+				if err != nil {
+					if !errors.Is(err, netdev.ErrLinkGone) {
+						t.Errorf("Receive after cut = %v, want ErrLinkGone", err)
+					}
+					break
+				}
+				got++
+			}
+			if got != tt.arrived {
+				t.Errorf("peer received %d frames after the cut, want %d", got, tt.arrived)
+			}
+			b.Close()
+			if _, _, err := b.Receive([][]byte{make([]byte, 2000)}); !errors.Is(err, netdev.ErrClosed) {
+				t.Errorf("Receive after own Close = %v, want ErrClosed", err)
+			}
+		})
+	}
+}
