@@ -54,13 +54,10 @@ func (h *hostSock) release() {
 	}
 }
 
-// done finishes a call: an error after Close began is EBADF (the call was
-// woken by the shutdown), and EINTR (the Go runtime's own signals) is for
-// the caller to retry.
+// done finishes a call: any outcome after Close began is EBADF, as the
+// call was woken by close's shutdown (a read then sees end of stream, not
+// an error) or raced with it; the fd is gone either way.
 func (h *hostSock) done(err error) error {
-	if err == nil {
-		return nil
-	}
 	h.mu.Lock()
 	closing := h.closing
 	h.mu.Unlock()

@@ -68,10 +68,10 @@ func (k *kitSock) block(f *file, nonblock bool, mask netstack.Events, try func()
 	}
 }
 
-// closedErr turns the error of a call that raced with Close into EBADF, as
-// the fd is gone.
+// closedErr turns the outcome of a call that raced with Close into EBADF,
+// as the fd is gone (a closed endpoint reads as end of stream).
 func (k *kitSock) closedErr(f *file, err error) error {
-	if err != nil && f.isClosed() {
+	if f.isClosed() {
 		return syscall.EBADF
 	}
 	return err
