@@ -54,9 +54,10 @@
 //
 // An End follows the [netdev] contract: safe for one transmitting and one
 // receiving goroutine at once, concurrently with each other, with the peer end
-// and with Close. Transmit never waits (it holds its direction's lock for a
-// few hundred nanoseconds); Receive blocks until a frame is due or the cable
-// is cut. Closing
+// and with Close; beyond the contract, Transmit and TransmitBatch may be
+// called from any number of goroutines at once. Transmit never waits (it
+// holds its direction's lock for well under a microsecond); Receive blocks
+// until a frame is due or the cable is cut. Closing
 // either end cuts the cable for both: the closed end's calls return
 // [netdev.ErrClosed], the peer's return an error wrapping [netdev.ErrLinkGone]
 // (so a kernel whose NIC disappears notices) once the peer has received the
