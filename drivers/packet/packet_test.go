@@ -239,3 +239,15 @@ func TestBatch(t *testing.T) {
 	ns := setup(t, "pktbatch")
 	devtest.CheckBatch(t, open(t, ns, "vethA"), kitIP, linuxIP)
 }
+
+func TestOpenWhileDown(t *testing.T) {
+	ns := setup(t, "pktdown")
+	ns.IP(t, "link", "set", "vethA", "down")
+	s := devtest.Start(t, open(t, ns, "vethA"), kitIP)
+	time.Sleep(300 * time.Millisecond)
+	if !s.Running() {
+		t.Fatalf("receiver ended on a down link: %v", s.Err(0))
+	}
+	ns.IP(t, "link", "set", "vethA", "up")
+	s.Ping(t, linuxIP, 5*time.Second)
+}

@@ -173,3 +173,22 @@ func TestBatch(t *testing.T) {
 	ns := testenv.NewNetns(t, "tapbatch")
 	devtest.CheckBatch(t, openIn(t, ns, "tapb0"), kitIP, linuxIP)
 }
+
+func TestLinkDown(t *testing.T) {
+	ns := testenv.NewNetns(t, "tapdown")
+	d := openIn(t, ns, "tapd0")
+	s := devtest.Start(t, d, kitIP)
+	s.Resolve(t, linuxIP, 5*time.Second)
+	ns.IP(t, "link", "set", "tapd0", "down")
+	f := devtest.ARP(1, s.MAC, kitIP, nil, linuxIP)
+	if err := s.Transmit(f, netdev.Offload{}); err != nil {
+		t.Fatalf("Transmit on a down link: %v, want nil (frame lost)", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if !s.Running() {
+		t.Fatalf("receiver ended on a down link: %v", s.Err(0))
+	}
+	ns.IP(t, "link", "set", "tapd0", "up")
+	ns.IP(t, "addr", "replace", linuxIP.String()+"/24", "dev", "tapd0")
+	s.Ping(t, linuxIP, 5*time.Second)
+}
