@@ -33,7 +33,9 @@ const mixedSlice = 10 * time.Millisecond
 // polled with poll(2) itself. A System has one sockets backend, so one
 // Poll holds one kind of socket; a set that holds both (not possible
 // through the public API today) is waited on in slices of 10ms, correct
-// and bounded, if not instant.
+// and bounded, if not instant. When the kit's NIC fails for good (the
+// stack's Done), a Poll waiting on kit sockets returns with POLLERR on
+// them, as blocked reads and writes return ENETDOWN.
 func (s *System) Poll(fds []PollFd, timeout time.Duration) (int, error) {
 	if len(fds) > 1<<20 {
 		return 0, syscall.EINVAL
@@ -188,10 +190,25 @@ func (s *System) Poll(fds []PollFd, timeout time.Duration) (int, error) {
 			}
 			continue
 		}
+		var failed <-chan struct{}
+		if len(kit) > 0 {
+			failed = s.stack.Done()
+		}
 		select {
 		case <-ch: // nil without kit sockets: only the timeout ends the wait
 		case <-deadline:
 			return scan(), nil
+		case <-failed:
+			// The NIC is gone for good: report every kit socket in error
+			// now rather than after TCP's timeouts.
+			n := scan()
+			for _, e := range kit {
+				if fds[e.i].Revents == 0 {
+					n++
+				}
+				fds[e.i].Revents |= unix.POLLERR
+			}
+			return n, nil
 		}
 	}
 }
