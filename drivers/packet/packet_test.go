@@ -34,7 +34,7 @@ func setup(t *testing.T, prefix string) *testenv.Netns {
 	return ns
 }
 
-func open(t *testing.T, ns *testenv.Netns, ifname string, opts ...packet.Option) *packet.Device {
+func open(t testing.TB, ns *testenv.Netns, ifname string, opts ...packet.Option) *packet.Device {
 	t.Helper()
 	var d *packet.Device
 	if err := ns.Do(func() (err error) { d, err = packet.Open(ifname, opts...); return err }); err != nil {
