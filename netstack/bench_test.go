@@ -2,6 +2,8 @@ package netstack_test
 
 import (
 	"context"
+	"fmt"
+	"github.com/goskit/goskit/netstack"
 	"io"
 	"testing"
 	"time"
@@ -12,7 +14,13 @@ import (
 // BenchmarkWireTCP measures TCP bulk transfer between two stacks over the
 // in-memory wire: the embedded default's data path without libc.
 func BenchmarkWireTCP(b *testing.B) {
-	a, s := pair(b, wire.Config{})
+	for _, q := range []int{0, 1000} {
+		b.Run(fmt.Sprintf("txqueue=%d", q), func(b *testing.B) { benchWireTCP(b, netstack.Config{TxQueueLen: q}) })
+	}
+}
+
+func benchWireTCP(b *testing.B, cfg netstack.Config) {
+	a, s := pairConfig(b, wire.Config{}, cfg)
 	l, err := s.Listen("tcp", "198.18.0.2:5001")
 	if err != nil {
 		b.Fatal(err)
@@ -52,7 +60,13 @@ func BenchmarkWireTCP(b *testing.B) {
 
 // BenchmarkWireRoundTrip measures one-byte TCP round trips over the wire.
 func BenchmarkWireRoundTrip(b *testing.B) {
-	a, s := pair(b, wire.Config{})
+	for _, q := range []int{0, 1000} {
+		b.Run(fmt.Sprintf("txqueue=%d", q), func(b *testing.B) { benchWireRoundTrip(b, netstack.Config{TxQueueLen: q}) })
+	}
+}
+
+func benchWireRoundTrip(b *testing.B, cfg netstack.Config) {
+	a, s := pairConfig(b, wire.Config{}, cfg)
 	l, err := s.Listen("tcp", "198.18.0.2:5002")
 	if err != nil {
 		b.Fatal(err)

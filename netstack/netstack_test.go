@@ -29,15 +29,20 @@ var (
 // address, closed at the end of the test.
 func pair(t testing.TB, cfg wire.Config) (a, b *netstack.Stack) {
 	t.Helper()
+	return pairConfig(t, cfg, netstack.Config{})
+}
+
+func pairConfig(t testing.TB, cfg wire.Config, scfg netstack.Config) (a, b *netstack.Stack) {
+	t.Helper()
 	ea, eb, err := wire.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err = netstack.New(nil, netstack.Config{})
+	a, err = netstack.New(nil, scfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err = netstack.New(nil, netstack.Config{})
+	b, err = netstack.New(nil, scfg)
 	if err != nil {
 		t.Fatal(err)
 	}

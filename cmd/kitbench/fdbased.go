@@ -14,6 +14,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/link/fdbased"
+	"gvisor.dev/gvisor/pkg/tcpip/link/qdisc/fifo"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
 
@@ -24,12 +25,12 @@ import (
 // A command may import gVisor directly to measure such a baseline.
 
 // bootFdbased boots a kernel whose NIC is fdbased on host interface ifname.
-func bootFdbased(info *boot.Info, f kernel.NICFlags, ifname string) (*libc.System, func(), error) {
+func bootFdbased(info *boot.Info, f kernel.NICFlags, ifname string, txQueue int) (*libc.System, func(), error) {
 	plat, err := hosted.New(info)
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := netstack.New(plat, netstack.Config{SendBufferMax: f.WmemMax, ReceiveBufferMax: f.RmemMax, CongestionControl: f.CC})
+	st, err := netstack.New(plat, f.StackConfig(txQueue))
 	if err != nil {
 		plat.Close()
 		return nil, nil, err
@@ -70,7 +71,11 @@ func bootFdbased(info *boot.Info, f kernel.NICFlags, ifname string) (*libc.Syste
 	}
 	gs := st.GVisor()
 	const nicID = 1
-	if terr := gs.CreateNIC(nicID, ep); terr != nil {
+	opts := stack.NICOptions{}
+	if cfg := f.StackConfig(txQueue); cfg.TxQueueLen > 0 {
+		opts.QDisc = fifo.New(ep, 1, cfg.TxQueueLen)
+	}
+	if terr := gs.CreateNICWithOptions(nicID, ep, opts); terr != nil {
 		unix.Close(fd)
 		return fail(fmt.Errorf("create NIC: %s", terr))
 	}
@@ -96,8 +101,8 @@ func bootFdbased(info *boot.Info, f kernel.NICFlags, ifname string) (*libc.Syste
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // runFdbased boots the baseline kernel and runs program on it.
-func runFdbased(info *boot.Info, f kernel.NICFlags, ifname string, program func(*libc.System) int) int {
-	sys, cleanup, err := bootFdbased(info, f, ifname)
+func runFdbased(info *boot.Info, f kernel.NICFlags, ifname string, txQueue int, program func(*libc.System) int) int {
+	sys, cleanup, err := bootFdbased(info, f, ifname, txQueue)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "fdbased kernel: %v\n", err)
 		return 1

@@ -45,6 +45,9 @@ type NICFlags struct {
 	// Stack options, so a benchmark can match the kit's buffers to Linux's.
 	WmemMax, RmemMax int
 	CC               string
+	// TxQueue is the stack's transmit queue (netstack.Config.TxQueueLen);
+	// negative leaves the program's choice (Config.TxQueueLen).
+	TxQueue int
 }
 
 // Register adds the NIC flags to fs.
@@ -70,6 +73,16 @@ func (f *NICFlags) Register(fs *flag.FlagSet) {
 	fs.IntVar(&f.WmemMax, "wmem-max", 0, "largest TCP send buffer of the kit's stack in bytes (0: 4 MiB)")
 	fs.IntVar(&f.RmemMax, "rmem-max", 0, "largest TCP receive buffer of the kit's stack in bytes (0: 6 MiB)")
 	fs.StringVar(&f.CC, "cc", "", "congestion control of the kit's stack: cubic (default) or reno")
+	fs.IntVar(&f.TxQueue, "txqueue", -1, "packets queued between the kit's stack and its NIC, drained in batches by one goroutine (0: none, lowest latency; -1: the program's choice)")
+}
+
+// StackConfig is the netstack configuration the flags ask for; txQueue is
+// the program's transmit queue choice, used unless -txqueue overrides it.
+func (f *NICFlags) StackConfig(txQueue int) netstack.Config {
+	if f.TxQueue >= 0 {
+		txQueue = f.TxQueue
+	}
+	return netstack.Config{SendBufferMax: f.WmemMax, ReceiveBufferMax: f.RmemMax, CongestionControl: f.CC, TxQueueLen: txQueue}
 }
 
 // Kind is the NIC kind named by the -nic flag.
@@ -119,6 +132,11 @@ type Config struct {
 	// Device, if set, is used as the NIC instead of opening one named by the
 	// flags (the embedded default passes a wire end).
 	Device netdev.Device
+	// TxQueueLen is the program's choice of transmit queue when the -txqueue
+	// flag leaves it: a bulk-transfer kernel queues (the queue's goroutine
+	// lets the sender run on while frames go out), a latency kernel does
+	// not (a hand-off per packet costs microseconds).
+	TxQueueLen int
 }
 
 func (k *Kernel) addCloser(f func() error) { k.closers = append(k.closers, f) }
@@ -168,7 +186,7 @@ func Boot(info *boot.Info, f NICFlags, cfg Config) (k *Kernel, err error) {
 			return nil, fmt.Errorf("-pcap: %w", err)
 		}
 	}
-	k.Stack, err = netstack.New(k.Plat, netstack.Config{SendBufferMax: f.WmemMax, ReceiveBufferMax: f.RmemMax, CongestionControl: f.CC})
+	k.Stack, err = netstack.New(k.Plat, f.StackConfig(cfg.TxQueueLen))
 	if err != nil {
 		dev.Close()
 		return nil, err
@@ -247,8 +265,8 @@ var (
 
 // BootPair boots two kernels joined by an in-memory wire: the embedded
 // default. The first gets EmbeddedTransmitter's addresses, the second
-// EmbeddedReceiver's. Each kernel's console lines go to console.
-func BootPair(info *boot.Info, w wire.Config, f NICFlags, console io.Writer) (tx, rx *Kernel, err error) {
+// EmbeddedReceiver's; both get cfg (its Device is ignored).
+func BootPair(info *boot.Info, w wire.Config, f NICFlags, cfg Config) (tx, rx *Kernel, err error) {
 	ea, eb, err := wire.New(w)
 	if err != nil {
 		return nil, nil, err
@@ -260,12 +278,14 @@ func BootPair(info *boot.Info, w wire.Config, f NICFlags, console io.Writer) (tx
 	if f.Pcap != "" {
 		fr.Pcap = "" // one recording of the wire is enough: the transmitter's
 	}
-	tx, err = Boot(info, ft, Config{Console: console, Device: ea})
+	tcfg, rcfg := cfg, cfg
+	tcfg.Device, rcfg.Device = ea, eb
+	tx, err = Boot(info, ft, tcfg)
 	if err != nil {
 		eb.Close()
 		return nil, nil, err
 	}
-	rx, err = Boot(info, fr, Config{Console: console, Device: eb})
+	rx, err = Boot(info, fr, rcfg)
 	if err != nil {
 		tx.Close()
 		return nil, nil, err

@@ -33,6 +33,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// txQueueLen is rtcp's transmit queue: none, since a one-byte round trip
+// pays for every goroutine hand-off (kernel.Config.TxQueueLen).
+const txQueueLen = 0
+
 // Options are rtcp's own flags.
 type Options struct {
 	Server bool
@@ -125,7 +129,7 @@ func Run(args []string, stdout io.Writer) int {
 	if embedded {
 		return runEmbedded(info, o, nic, stdout)
 	}
-	k, err := kernel.Boot(info, nic, kernel.Config{Console: stdout})
+	k, err := kernel.Boot(info, nic, kernel.Config{Console: stdout, TxQueueLen: txQueueLen})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "rtcp: boot: %v\n", err)
 		return 1
@@ -136,7 +140,7 @@ func Run(args []string, stdout io.Writer) int {
 
 func runEmbedded(info *boot.Info, o Options, nic kernel.NICFlags, stdout io.Writer) int {
 	out := &syncWriter{w: stdout}
-	cl, srv, err := kernel.BootPair(info, wire.Config{}, nic, out)
+	cl, srv, err := kernel.BootPair(info, wire.Config{}, nic, kernel.Config{Console: out, TxQueueLen: txQueueLen})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "rtcp: boot: %v\n", err)
 		return 1

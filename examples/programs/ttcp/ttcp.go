@@ -34,6 +34,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// txQueueLen is ttcp's transmit queue: a bulk sender gains from handing
+// frames to a queue goroutine and running on (kernel.Config.TxQueueLen).
+const txQueueLen = 1000
+
 // Options are ttcp's own flags.
 type Options struct {
 	Transmit, Receive bool
@@ -184,7 +188,7 @@ func Run(args []string, stdout io.Writer) int {
 	if embedded {
 		return runEmbedded(info, opts, nic, stdout)
 	}
-	k, err := kernel.Boot(info, nic, kernel.Config{Console: stdout})
+	k, err := kernel.Boot(info, nic, kernel.Config{Console: stdout, TxQueueLen: txQueueLen})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ttcp: boot: %v\n", err)
 		return 1
@@ -201,7 +205,7 @@ func Run(args []string, stdout io.Writer) int {
 // transmitter with o, the receiver with o's receive side.
 func runEmbedded(info *boot.Info, o Options, nic kernel.NICFlags, stdout io.Writer) int {
 	out := &lockedWriter{w: stdout}
-	tx, rx, err := kernel.BootPair(info, wire.Config{}, nic, out)
+	tx, rx, err := kernel.BootPair(info, wire.Config{}, nic, kernel.Config{Console: out, TxQueueLen: txQueueLen})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ttcp: boot: %v\n", err)
 		return 1
