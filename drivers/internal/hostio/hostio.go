@@ -83,6 +83,8 @@ func Writev(fd int, iov []unix.Iovec) (int, error) {
 }
 
 // Sendmmsg is sendmmsg(2): it sends msgs and returns how many were sent.
+// An error means none was (after at least one, the kernel reports the count
+// and the error comes from the next call).
 // Every pointer in msgs (Iov, Name, Control) must point to Go memory that
 // stays referenced from msgs, as the iovecs of an [Iovecs] do.
 func Sendmmsg(fd int, msgs []unix.Mmsghdr, flags int) (int, error) {
@@ -91,7 +93,7 @@ func Sendmmsg(fd int, msgs []unix.Mmsghdr, flags int) (int, error) {
 	}
 	n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), uintptr(flags), 0, 0)
 	if e != 0 {
-		return int(n), e
+		return 0, e
 	}
 	return int(n), nil
 }
