@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goskit/goskit/libc"
 	"golang.org/x/sys/unix"
 )
 
@@ -147,5 +148,40 @@ func TestLinuxAddressFamily(t *testing.T) {
 			}
 		}
 		unix.Close(fd)
+	}
+}
+
+// TestKitNICGone checks that calls blocked on a kit socket return ENETDOWN
+// (and Poll POLLERR) soon after the NIC fails for good, not after TCP's
+// timeouts: the wire is cut under both, as when a host interface vanishes.
+func TestKitNICGone(t *testing.T) {
+	b := kitPair(t)
+	c1, _ := connected(t, b)
+	c2, _ := connected(t, b)
+	res := make(chan error, 1)
+	go func() { _, err := b.cli.Read(c1, make([]byte, 1)); res <- err }()
+	pres := make(chan int16, 1)
+	go func() {
+		pfd := []libc.PollFd{{Fd: int32(c2), Events: unix.POLLIN}}
+		b.cli.Poll(pfd, -1)
+		pres <- pfd[0].Revents
+	}()
+	time.Sleep(50 * time.Millisecond)
+	b.srvWire.Close()
+	select {
+	case err := <-res:
+		if err != syscall.ENETDOWN {
+			t.Errorf("read: %v, want ENETDOWN", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("read still blocked 10s after the NIC failed")
+	}
+	select {
+	case rev := <-pres:
+		if rev&(unix.POLLERR|unix.POLLHUP|unix.POLLIN) == 0 {
+			t.Errorf("poll revents %#x", rev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("poll still blocked 10s after the NIC failed")
 	}
 }

@@ -69,6 +69,7 @@ type backend struct {
 	srvIP    netip.Addr
 	cliIP    netip.Addr
 	foreign  netip.Addr // an address that is no interface's
+	srvWire  *wire.End  // the kit's: the server's end of the wire
 }
 
 var (
@@ -105,6 +106,7 @@ func kitPair(t testing.TB) backend {
 		srvIP:   addrB.Addr(),
 		cliIP:   addrA.Addr(),
 		foreign: netip.MustParseAddr("192.0.2.7"),
+		srvWire: eb,
 	}
 }
 
