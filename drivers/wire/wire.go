@@ -179,7 +179,8 @@ type Config struct {
 	// means DefaultMTU.
 	MTU int
 	// QueueLen is how many frames each direction holds; zero means
-	// DefaultQueueLen.
+	// DefaultQueueLen. It bounds the wire's memory: a full direction pins
+	// QueueLen buffers, 64 KiB each for the largest frames.
 	QueueLen int
 	// MACA and MACB are the ends' Ethernet addresses; nil means the
 	// defaults 02:77:69:00:00:0a and 02:77:69:00:00:0b.
