@@ -175,10 +175,12 @@ func (h *hostSock) send(f *file, p []byte, flags int, to *netip.AddrPort) (int, 
 			sent += n
 		}
 		if err != nil {
-			if sent > 0 && (err == syscall.EAGAIN || err == syscall.EBADF) {
+			if sent > 0 {
+				// As write(2): the part that went out, the error on the
+				// next call.
 				return sent, nil
 			}
-			return sent, err
+			return 0, err
 		}
 		// A blocking socket's write is complete unless a signal cut it
 		// short; finish it then, as the program asked for all of p.

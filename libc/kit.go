@@ -128,6 +128,15 @@ func (k *kitSock) connect(f *file, ap netip.AddrPort) error {
 }
 
 func (k *kitSock) recv(f *file, p []byte, flags int, _ bool) (int, netip.AddrPort, error) {
+	if len(p) == 0 && k.s.Stream() {
+		// Linux returns at once from an empty read of a stream (after
+		// its state checks); gVisor would wait for data.
+		_, _, err := k.s.Read(p, true)
+		if err == syscall.EAGAIN {
+			err = nil
+		}
+		return 0, netip.AddrPort{}, k.closedErr(f, err)
+	}
 	var n int
 	var from netip.AddrPort
 	err := k.block(f, flags&syscall.MSG_DONTWAIT != 0, netstack.EventIn, func() error {
@@ -150,11 +159,12 @@ func (k *kitSock) send(f *file, p []byte, flags int, to *netip.AddrPort) (int, e
 		})
 		sent += n
 		if err != nil {
-			if sent > 0 && (err == syscall.EAGAIN || err == syscall.EBADF) {
-				// Part went out: write(2) reports the part.
+			if sent > 0 {
+				// Part went out: write(2) reports the part, and the
+				// error, if it persists, on the next call.
 				return sent, nil
 			}
-			return sent, err
+			return 0, err
 		}
 		// A blocking stream write writes everything, as Linux's; a
 		// datagram goes whole or not at all.

@@ -60,3 +60,34 @@ func TestNonblockingWrite(t *testing.T) {
 		}
 	})
 }
+
+// TestEdges covers calls whose success has a Linux-specific shape.
+func TestEdges(t *testing.T) {
+	backends(t, func(t *testing.T, b backend) {
+		fd := must(b.cli.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0))
+		defer b.cli.Close(fd)
+		if ap := must(b.cli.Getsockname(fd)); ap != netip.MustParseAddrPort("0.0.0.0:0") {
+			t.Errorf("getsockname unbound: %v", ap)
+		}
+		fd6 := must(b.cli.Socket(syscall.AF_INET6, syscall.SOCK_DGRAM, 0))
+		defer b.cli.Close(fd6)
+		if ap := must(b.cli.Getsockname(fd6)); ap != netip.MustParseAddrPort("[::]:0") {
+			t.Errorf("getsockname unbound v6: %v", ap)
+		}
+		// An empty read of a connected stream returns 0 at once.
+		c, _ := connected(t, b)
+		if n, err := b.cli.Read(c, nil); n != 0 || err != nil {
+			t.Errorf("empty read: %d %v", n, err)
+		}
+		if v := must(b.cli.GetsockoptInt(c, syscall.SOL_SOCKET, syscall.SO_ERROR)); v != 0 {
+			t.Errorf("SO_ERROR %d", v)
+		}
+		if v := must(b.cli.GetsockoptInt(c, syscall.SOL_SOCKET, syscall.SO_REUSEADDR)); v != 0 {
+			t.Errorf("SO_REUSEADDR %d", v)
+		}
+		ok(t, b.cli.SetsockoptInt(c, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1))
+		if v := must(b.cli.GetsockoptInt(c, syscall.SOL_SOCKET, syscall.SO_REUSEADDR)); v != 1 {
+			t.Errorf("SO_REUSEADDR %d after set", v)
+		}
+	})
+}
