@@ -288,6 +288,9 @@ func (b *bench) markdown(cells []cell, took time.Duration) string {
 		if p.unit == "us" {
 			f = med
 		}
+		if len(b.results[p.kitCell]) == 0 || len(b.results[p.fdCell]) == 0 {
+			continue // cell not selected with -cells
+		}
 		k, _, _ := stats(b.series(p.kitCell, f))
 		g, _, _ := stats(b.series(p.fdCell, f))
 		w("| %s | %.2f %s | %.2f %s | %.2f |\n", p.label, k, p.unit, g, p.unit, k/g)

@@ -27,7 +27,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,24 +88,35 @@ func main() {
 }
 
 func run(o options) error {
-	exe, err := os.Executable()
+	md, err := runBench(o)
 	if err != nil {
 		return err
 	}
+	fmt.Print(md)
+	return nil
+}
+
+// runBench measures every selected cell and returns the Markdown tables;
+// it writes -out and -json unless quick.
+func runBench(o options) (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
 	tmp, err := os.MkdirTemp("", "kitbench-")
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer os.RemoveAll(tmp)
 	// The namespaces run a copy of this binary: a `go run` binary lives in
 	// a build directory that may vanish while kitbench runs.
 	self := filepath.Join(tmp, "kitbench")
 	if err := copyFile(exe, self); err != nil {
-		return err
+		return "", err
 	}
 	topo, err := newTopology(o.wmemMax, o.rmemMax)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer topo.Close()
 
@@ -115,13 +125,16 @@ func run(o options) error {
 	if o.cells != "" {
 		want := strings.Split(o.cells, ",")
 		cells = slices.DeleteFunc(cells, func(c cell) bool { return !slices.Contains(want, c.name) })
+		if len(cells) == 0 {
+			return "", fmt.Errorf("-cells %q names no cell", o.cells)
+		}
 	}
 	start := time.Now()
 	for r := 0; r < o.runs; r++ {
 		for _, c := range cells {
 			res, err := b.runCell(c)
 			if err != nil {
-				return fmt.Errorf("cell %s, run %d: %w", c.name, r+1, err)
+				return "", fmt.Errorf("cell %s, run %d: %w", c.name, r+1, err)
 			}
 			b.results[c.name] = append(b.results[c.name], res)
 			if o.verbose {
@@ -130,24 +143,19 @@ func run(o options) error {
 		}
 	}
 	md := b.markdown(cells, time.Since(start))
-	fmt.Print(md)
 	if o.quick {
-		path := filepath.Join(tmp, "results.md")
-		if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
-			return err
-		}
-		return nil
+		return md, os.WriteFile(filepath.Join(tmp, "results.md"), []byte(md), 0o644)
 	}
 	if o.jsonOut != "" {
 		raw, _ := json.MarshalIndent(b.results, "", "  ")
 		if err := os.WriteFile(o.jsonOut, raw, 0o644); err != nil {
-			return err
+			return "", err
 		}
 	}
 	if o.out != "" {
-		return rewriteSection(o.out, md)
+		return md, rewriteSection(o.out, md)
 	}
-	return nil
+	return md, nil
 }
 
 func copyFile(src, dst string) error {
@@ -219,5 +227,3 @@ func lastJSON[T any](out []byte, pred func(T) bool) (T, error) {
 	}
 	return found, nil
 }
-
-var _ = io.EOF
