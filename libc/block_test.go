@@ -185,3 +185,22 @@ func TestKitNICGone(t *testing.T) {
 		t.Fatal("poll still blocked 10s after the NIC failed")
 	}
 }
+
+// TestCloseWakesConnect closes a socket whose blocking connect waits for
+// an address nobody answers (on the wire, ARP never resolves).
+func TestCloseWakesConnect(t *testing.T) {
+	b := kitPair(t)
+	fd := must(b.cli.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0))
+	res := make(chan error, 1)
+	go func() { res <- b.cli.Connect(fd, netip.MustParseAddrPort("198.18.0.99:9")) }()
+	time.Sleep(50 * time.Millisecond)
+	ok(t, b.cli.Close(fd))
+	select {
+	case err := <-res:
+		if err != syscall.EBADF {
+			t.Fatalf("connect: %v, want EBADF", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("close did not wake connect")
+	}
+}

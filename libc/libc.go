@@ -112,8 +112,10 @@ func Boot(info *boot.Info) Option {
 // and for kernels that run several programs.
 func OnExit(f func(status int)) Option { return func(s *System) { s.onExit = f } }
 
-// New makes a System on plat. Without Net or HostSockets, Socket returns
-// EAFNOSUPPORT.
+// New makes a System on plat. Of Net and HostSockets the last given wins;
+// without either, Socket returns EAFNOSUPPORT. plat may be nil (tests):
+// the console then reads end of file and discards writes, clocks are the
+// host's, and Exit calls os.Exit.
 func New(plat kernsupport.Platform, opts ...Option) *System {
 	s := &System{plat: plat}
 	for _, o := range opts {
