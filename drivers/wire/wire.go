@@ -57,12 +57,13 @@
 // and with Close; beyond the contract, Transmit and TransmitBatch may be
 // called from any number of goroutines at once. Transmit never waits (it
 // holds its direction's lock for well under a microsecond); Receive blocks
-// until a frame is due or the cable is cut. Closing
-// either end cuts the cable for both: the closed end's calls return
-// [netdev.ErrClosed], the peer's return an error wrapping [netdev.ErrLinkGone]
-// (so a kernel whose NIC disappears notices) once the peer has received the
-// frames that had reached it before the cut. The wire starts no goroutines and needs nothing from the platform
-// but Go's clock; memory is the frame buffers, recycled through a pool.
+// until a frame is due or the cable is cut. Closing either end cuts the cable
+// for both: the closed end's calls return [netdev.ErrClosed]; the peer first
+// receives the frames that had reached it before the cut, then its calls
+// return an error wrapping [netdev.ErrLinkGone], so a kernel whose NIC
+// disappears notices without losing a last FIN. The wire starts no
+// goroutines and needs nothing from the platform but Go's clock; its memory
+// is the frame buffers, recycled through a per-wire sync.Pool.
 package wire
 
 import (
