@@ -324,6 +324,17 @@ func (s *System) Getenv(key string) (string, bool) {
 	return "", false
 }
 
+// Clock ids of ClockGettime, with Linux's values (package syscall has
+// none), so programs on libc need not reach for the host's headers.
+const (
+	CLOCK_REALTIME         = unix.CLOCK_REALTIME
+	CLOCK_MONOTONIC        = unix.CLOCK_MONOTONIC
+	CLOCK_MONOTONIC_RAW    = unix.CLOCK_MONOTONIC_RAW
+	CLOCK_REALTIME_COARSE  = unix.CLOCK_REALTIME_COARSE
+	CLOCK_MONOTONIC_COARSE = unix.CLOCK_MONOTONIC_COARSE
+	CLOCK_BOOTTIME         = unix.CLOCK_BOOTTIME
+)
+
 // ClockGettime returns the time of clock clockid: CLOCK_MONOTONIC (also
 // CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE and CLOCK_BOOTTIME) is the
 // platform clock, time since the platform started; CLOCK_REALTIME (and

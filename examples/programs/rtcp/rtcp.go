@@ -30,7 +30,6 @@ import (
 	"github.com/goskit/goskit/drivers/wire"
 	"github.com/goskit/goskit/examples/kernel"
 	"github.com/goskit/goskit/libc"
-	"golang.org/x/sys/unix"
 )
 
 // txQueueLen is rtcp's transmit queue: none, since a one-byte round trip
@@ -278,7 +277,7 @@ func pingPong(sys *libc.System, fd int, o Options) ([]time.Duration, error) {
 	samples := make([]time.Duration, 0, o.Count)
 	var b [1]byte
 	clock := func() time.Duration {
-		d, _ := sys.ClockGettime(unix.CLOCK_MONOTONIC)
+		d, _ := sys.ClockGettime(libc.CLOCK_MONOTONIC)
 		return d
 	}
 	for i := 0; i < o.Warmup+o.Count; i++ {

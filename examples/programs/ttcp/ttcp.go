@@ -31,7 +31,6 @@ import (
 	"github.com/goskit/goskit/drivers/wire"
 	"github.com/goskit/goskit/examples/kernel"
 	"github.com/goskit/goskit/libc"
-	"golang.org/x/sys/unix"
 )
 
 // txQueueLen is ttcp's transmit queue: a bulk sender gains from handing
@@ -436,7 +435,7 @@ func receive(sys *libc.System, fd int, o Options) (Result, error) {
 }
 
 func monotonic(sys *libc.System) time.Duration {
-	d, err := sys.ClockGettime(unix.CLOCK_MONOTONIC)
+	d, err := sys.ClockGettime(libc.CLOCK_MONOTONIC)
 	if err != nil {
 		panic(err) // the platform clock cannot fail; a failure is a kit bug
 	}
