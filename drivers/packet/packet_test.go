@@ -105,38 +105,7 @@ func TestPing(t *testing.T) {
 
 func TestTransmitErrors(t *testing.T) {
 	ns := setup(t, "pkttxerr")
-	d := open(t, ns, "vethA")
-	tcp := func(n int) []byte {
-		f := make([]byte, n)
-		f[12], f[13] = 0x08, 0x00
-		return f
-	}
-	tests := []struct {
-		name string
-		f    netdev.Frame
-		want error
-	}{
-		{"too big", netdev.Frame{Segs: [][]byte{tcp(1515)}}, netdev.ErrFrameTooBig},
-		{"GSO too big", netdev.Frame{Segs: [][]byte{tcp(70000)}, Offload: netdev.Offload{GSOType: netdev.GSOTCPv4, GSOSize: 1000}}, netdev.ErrFrameTooBig},
-		{"UDP GSO not advertised", netdev.Frame{Segs: [][]byte{tcp(3000)}, Offload: netdev.Offload{GSOType: netdev.GSOUDP, GSOSize: 1000}}, netdev.ErrBadOffload},
-		{"checksum outside frame", netdev.Frame{Segs: [][]byte{tcp(100)}, Offload: netdev.Offload{Flags: netdev.OffloadNeedsChecksum, ChecksumStart: 34, ChecksumOffset: 80}}, netdev.ErrBadOffload},
-		{"data-valid on transmit", netdev.Frame{Segs: [][]byte{tcp(100)}, Offload: netdev.Offload{Flags: netdev.OffloadDataValid}}, netdev.ErrBadOffload},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := d.Transmit(&tc.f); !errors.Is(err, tc.want) {
-				t.Errorf("Transmit: %v, want %v", err, tc.want)
-			}
-		})
-	}
-	t.Run("batch stops at bad frame", func(t *testing.T) {
-		good := devtest.ARP(1, d.Info().MAC, kitIP, nil, linuxIP)
-		frames := []netdev.Frame{{Segs: [][]byte{good}}, {Segs: [][]byte{good}}, tests[0].f, {Segs: [][]byte{good}}}
-		n, err := d.TransmitBatch(frames)
-		if n != 2 || !errors.Is(err, netdev.ErrFrameTooBig) {
-			t.Errorf("TransmitBatch = %d, %v; want 2, ErrFrameTooBig", n, err)
-		}
-	})
+	devtest.CheckTransmitErrors(t, open(t, ns, "vethA"), kitIP, linuxIP)
 }
 
 func TestLinkGone(t *testing.T) {

@@ -23,9 +23,9 @@
 // transmitting and one receiving goroutine at a time, concurrently with each
 // other and with Close. Waits use the hosted platform's interrupt line
 // (kernsupport/hosted.FDLine, the Go runtime poller), so a blocked Receive
-// holds no OS thread. TransmitBatch is a loop of writev calls (TAP has no
-// batched write); ReceiveBatch reads every frame ready after the first
-// without waiting again.
+// holds no OS thread. TransmitBatch is a writev per frame (TAP has no
+// batched write) in one wait; ReceiveBatch reads every frame ready after the
+// first without waiting again.
 //
 // When the interface is deleted (ip link del), Receive and Transmit return
 // an error wrapping netdev.ErrLinkGone at once: the kernel fails the TAP
@@ -36,7 +36,6 @@
 package tap
 
 import (
-	"errors"
 	"fmt"
 	"net"
 
@@ -72,11 +71,13 @@ type Device struct {
 	life *hostio.Life
 
 	tx struct {
-		hdr   [hostio.VnetHdrLen]byte
-		iov   hostio.Iovecs
-		err   error
-		poll  func() bool
-		batch []netdev.Frame
+		hdr    [hostio.VnetHdrLen]byte
+		iov    hostio.Iovecs
+		frames []netdev.Frame
+		done   int
+		err    error
+		poll   func() bool
+		one    [1]netdev.Frame
 	}
 	rx struct {
 		hdr   [hostio.VnetHdrLen]byte
@@ -185,59 +186,70 @@ func (d *Device) Info() netdev.Info {
 // Transmit implements netdev.Device: one writev of the virtio-net header and
 // the frame's segments.
 func (d *Device) Transmit(f *netdev.Frame) error {
-	if err := d.life.Check(); err != nil {
-		return err
-	}
-	if err := hostio.CheckTransmit(&d.info, f); err != nil {
-		return err
-	}
-	f.Offload.Encode(d.tx.hdr[:])
-	d.tx.iov.Append(d.tx.hdr[:])
-	d.tx.iov.Append(f.Segs...)
-	d.tx.err = nil
-	err := d.line.WaitWrite(d.tx.poll)
-	d.tx.iov.Reset()
-	if err != nil {
-		return d.life.WaitErr("transmit", err)
-	}
-	if err := d.tx.err; err != nil {
-		d.tx.err = nil
-		return d.txErr(err)
-	}
-	return nil
+	d.tx.one[0] = *f
+	_, err := d.TransmitBatch(d.tx.one[:])
+	d.tx.one[0] = netdev.Frame{}
+	return err
 }
 
+// TransmitBatch implements netdev.BatchTransmitter. TAP has no batched
+// write: it is one writev per frame, in one wait for the descriptor.
+func (d *Device) TransmitBatch(frames []netdev.Frame) (int, error) {
+	if err := d.life.Check(); err != nil {
+		return 0, err
+	}
+	valid := len(frames)
+	var cerr error
+	for i := range frames {
+		if cerr = hostio.CheckTransmit(&d.info, &frames[i]); cerr != nil {
+			valid = i
+			break
+		}
+	}
+	if valid > 0 {
+		d.tx.frames, d.tx.done, d.tx.err = frames[:valid], 0, nil
+		err := d.line.WaitWrite(d.tx.poll)
+		done, terr := d.tx.done, d.tx.err
+		d.tx.frames, d.tx.err = nil, nil
+		if err != nil {
+			return done, d.life.WaitErr("transmit", err)
+		}
+		if terr != nil {
+			return done, d.life.HostErr("transmit", terr)
+		}
+	}
+	return valid, cerr
+}
+
+// txPoll writes d.tx.frames[d.tx.done:]; it reports true when all are
+// written or an error stops them.
 func (d *Device) txPoll() bool {
-	for {
+	for d.tx.done < len(d.tx.frames) {
+		f := &d.tx.frames[d.tx.done]
+		f.Offload.Encode(d.tx.hdr[:])
+		d.tx.iov.Append(d.tx.hdr[:])
+		d.tx.iov.Append(f.Segs...)
 		_, err := hostio.Writev(d.line.FD(), d.tx.iov.Slice())
+		d.tx.iov.Reset()
 		switch err {
+		case nil:
+			d.tx.done++
+			continue
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
 			return false
+		case unix.EIO:
+			if !d.link.Gone() {
+				// The interface is down: the frame is lost on the link.
+				d.tx.done++
+				continue
+			}
 		}
 		d.tx.err = err
 		return true
 	}
-}
-
-func (d *Device) txErr(err error) error {
-	if errors.Is(err, unix.EIO) && !d.link.Gone() {
-		// The interface is down: the frame is lost on the link.
-		return nil
-	}
-	return d.life.HostErr("transmit", err)
-}
-
-// TransmitBatch implements netdev.BatchTransmitter. TAP has no batched
-// write, so it is a loop of Transmit.
-func (d *Device) TransmitBatch(frames []netdev.Frame) (int, error) {
-	for i := range frames {
-		if err := d.Transmit(&frames[i]); err != nil {
-			return i, err
-		}
-	}
-	return len(frames), nil
+	return true
 }
 
 // Receive implements netdev.Device.

@@ -192,3 +192,8 @@ func TestLinkDown(t *testing.T) {
 	ns.IP(t, "addr", "replace", linuxIP.String()+"/24", "dev", "tapd0")
 	s.Ping(t, linuxIP, 5*time.Second)
 }
+
+func TestTransmitErrors(t *testing.T) {
+	ns := testenv.NewNetns(t, "taptxerr")
+	devtest.CheckTransmitErrors(t, openIn(t, ns, "tape0"), kitIP, linuxIP)
+}

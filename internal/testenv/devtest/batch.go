@@ -157,3 +157,44 @@ func CheckBatch(t *testing.T, dev netdev.Device, ip, peer netip.Addr) {
 		t.Fatalf("Receive after a dropped frame = %d bytes, %v; want echo reply 202", n, err)
 	}
 }
+
+// CheckTransmitErrors checks that a device with MTU 1500, TSO4 and TSO6
+// (and no UDP segmentation) refuses, without sending, frames it cannot
+// carry, with the netdev error for each; and that TransmitBatch stops at
+// such a frame after sending the ones before it.
+func CheckTransmitErrors(t *testing.T, dev netdev.Device, ip, peer netip.Addr) {
+	t.Helper()
+	ipv4 := func(n int) []byte {
+		f := make([]byte, n)
+		f[12], f[13] = 0x08, 0x00
+		return f
+	}
+	tests := []struct {
+		name string
+		f    netdev.Frame
+		want error
+	}{
+		{"too big", netdev.Frame{Segs: [][]byte{ipv4(1515)}}, netdev.ErrFrameTooBig},
+		{"GSO too big", netdev.Frame{Segs: [][]byte{ipv4(70000)}, Offload: netdev.Offload{GSOType: netdev.GSOTCPv4, GSOSize: 1000}}, netdev.ErrFrameTooBig},
+		{"UDP GSO not advertised", netdev.Frame{Segs: [][]byte{ipv4(3000)}, Offload: netdev.Offload{GSOType: netdev.GSOUDP, GSOSize: 1000}}, netdev.ErrBadOffload},
+		{"checksum outside frame", netdev.Frame{Segs: [][]byte{ipv4(100)}, Offload: netdev.Offload{Flags: netdev.OffloadNeedsChecksum, ChecksumStart: 34, ChecksumOffset: 80}}, netdev.ErrBadOffload},
+		{"data-valid on transmit", netdev.Frame{Segs: [][]byte{ipv4(100)}, Offload: netdev.Offload{Flags: netdev.OffloadDataValid}}, netdev.ErrBadOffload},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := dev.Transmit(&tc.f); !errors.Is(err, tc.want) {
+				t.Errorf("Transmit: %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if bt, ok := dev.(netdev.BatchTransmitter); ok {
+		t.Run("batch stops at bad frame", func(t *testing.T) {
+			good := ARP(1, dev.Info().MAC, ip, nil, peer)
+			frames := []netdev.Frame{{Segs: [][]byte{good}}, {Segs: [][]byte{good}}, tests[0].f, {Segs: [][]byte{good}}}
+			n, err := bt.TransmitBatch(frames)
+			if n != 2 || !errors.Is(err, netdev.ErrFrameTooBig) {
+				t.Errorf("TransmitBatch = %d, %v; want 2, ErrFrameTooBig", n, err)
+			}
+		})
+	}
+}
