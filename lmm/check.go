@@ -97,16 +97,25 @@ func (r *region) check() error {
 		if err := walk(n.right); err != nil {
 			return err
 		}
-		want := n.self()
+		// The bounds must cover the block and the children's bounds.
+		self := n.self()
+		for i := range self {
+			if n.own[i] < self[i] {
+				return fmt.Errorf("block %#x: own bound %v below %v", n.start, n.own, self)
+			}
+		}
+		least := n.own
 		for _, c := range []*node{n.left, n.right} {
 			if c != nil {
-				for i := range want {
-					want[i] = max(want[i], c.agg[i])
+				for i := range least {
+					least[i] = max(least[i], c.agg[i])
 				}
 			}
 		}
-		if want != n.agg {
-			return fmt.Errorf("block %#x: aggregate %v, want %v", n.start, n.agg, want)
+		for i := range least {
+			if n.agg[i] < least[i] {
+				return fmt.Errorf("block %#x: bound %v below %v", n.start, n.agg, least)
+			}
 		}
 		return nil
 	}

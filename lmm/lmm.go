@@ -131,7 +131,7 @@ func (m *LMM) newNode(start, end uint64) *node {
 
 func (m *LMM) dropNode(t *tree, n *node) {
 	t.remove(n)
-	*n = node{next: m.spare}
+	n.next = m.spare // newNode clears the rest
 	m.spare = n
 }
 
@@ -139,15 +139,20 @@ func (m *LMM) insert(r *region, pred *node, start, end uint64) {
 	r.t.insertAfter(pred, m.newNode(start, end))
 }
 
-// rangeEnd validates [addr, addr+size) and returns its end.
+// rangeEnd validates [addr, addr+size) and returns its end. Small enough
+// to inline: the error is built out of line.
 func rangeEnd(addr, size uint64) (uint64, error) {
-	if size == 0 {
-		return 0, fmt.Errorf("%w: zero size at %#x", ErrInvalid, addr)
-	}
-	if size > math.MaxUint64-addr {
-		return 0, fmt.Errorf("%w: %#x+%#x", ErrOverflow, addr, size)
+	if size == 0 || size > math.MaxUint64-addr {
+		return 0, badRange(addr, size)
 	}
 	return addr + size, nil
+}
+
+func badRange(addr, size uint64) error {
+	if size == 0 {
+		return fmt.Errorf("%w: zero size at %#x", ErrInvalid, addr)
+	}
+	return fmt.Errorf("%w: %#x+%#x", ErrOverflow, addr, size)
 }
 
 // AddRegion adds the region [min, min+size) with flags and priority pri.
@@ -260,16 +265,13 @@ func (m *LMM) removeRange(r *region, a, b uint64) {
 		switch {
 		case s < a && e > b:
 			n.end = a
-			r.t.fix(n)
 			m.insert(r, n, b, e)
 			r.free -= b - a
 		case s < a:
 			n.end = a
-			r.t.fix(n)
 			r.free -= e - a
 		case e > b:
 			n.start = b
-			r.t.fix(n)
 			r.free -= b - s
 		default:
 			m.dropNode(&r.t, n)
@@ -316,10 +318,23 @@ func (m *LMM) AllocGen(size uint64, flags Flags, alignBits uint, alignOffset, mi
 	if hi < min {
 		hi = math.MaxUint64
 	}
-	q := newQuery(size, alignBits, alignOffset, min, hi)
+	var q query
+	q.init(size, alignBits, alignOffset, min, hi)
 	for _, r := range m.byPri {
 		if flags&^r.Flags != 0 || r.free < size || r.Max <= min || r.Min >= hi {
 			continue
+		}
+		// Fast path: the lowest block, which first fit tries first.
+		if h := r.t.head; h != nil && min <= h.start {
+			if a, ok := q.fit(h); ok {
+				if a == h.start && a+size < h.end {
+					h.start += size // shrinking leaves the bounds above valid
+					r.free -= size
+				} else {
+					m.carve(r, h, a, size)
+				}
+				return a, nil
+			}
 		}
 		if n, a := r.t.first(&q); n != nil {
 			m.carve(r, n, a, size)
@@ -336,15 +351,12 @@ func (m *LMM) carve(r *region, n *node, a, size uint64) {
 	switch {
 	case a == s && ae == e:
 		m.dropNode(&r.t, n)
-	case a == s:
+	case a == s: // shrinking leaves the bounds above valid
 		n.start = ae
-		r.t.fix(n)
 	case ae == e:
 		n.end = a
-		r.t.fix(n)
 	default:
 		n.end = a
-		r.t.fix(n)
 		m.insert(r, n, ae, e)
 	}
 }
@@ -411,13 +423,13 @@ func (m *LMM) freeRange(r *region, p *node, a, b uint64) {
 		e := s.end
 		m.dropNode(&r.t, s)
 		p.end = e
-		r.t.fix(p)
+		grew(p)
 	case joinL:
 		p.end = b
-		r.t.fix(p)
+		grew(p)
 	case joinR:
 		s.start = a
-		r.t.fix(s)
+		grew(s)
 	default:
 		m.insert(r, p, a, b)
 	}

@@ -205,8 +205,8 @@ func (m *refLMM) Free(addr, size uint64) error {
 	}
 	overlap := false
 	m.each(addr, end, func(r *refRegion, a, b uint64) {
-		for n := r.head; n != nil; n = n.next {
-			if n.start < b && a < n.end {
+		for n := r.head; n != nil && n.start < b; n = n.next {
+			if a < n.end {
 				overlap = true
 			}
 		}

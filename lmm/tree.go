@@ -2,37 +2,19 @@ package lmm
 
 import "math"
 
-// nIdx is the number of per-subtree maxima a node keeps: index 0 is the
-// plain block size, index i > 0 is the largest run that starts at a multiple
-// of 2^idxShift(i) (see usable).
-const nIdx = 5
+// nIdx is the number of per-subtree bounds a node keeps: index 0 bounds the
+// plain block size, index 1 and 2 the largest run starting at a multiple of
+// 2^shift1 and 2^shift2 (see usable).
+const nIdx = 3
 
-// The indexed alignments. 12 is a page, 16 the ISA DMA boundary, 21 a 2 MiB
-// large page, 30 a 1 GiB page. A request aligned to 2^b uses the largest
-// indexed shift <= b as its bound, so every alignment is pruned somewhat and
-// these four exactly.
+// The indexed alignments: a page and a 2 MiB large page, the alignments
+// kernels ask for most. A request aligned to 2^b is bounded by the largest
+// indexed shift <= b, so every alignment is pruned somewhat and these two
+// exactly. Each index costs every bound update a little, so there are few.
 const (
 	shift1 = 12
-	shift2 = 16
-	shift3 = 21
-	shift4 = 30
+	shift2 = 21
 )
-
-// idxFor returns the index whose alignment bounds a request aligned to
-// 2^bits, and that alignment's shift.
-func idxFor(bits uint) (int, uint) {
-	switch {
-	case bits >= shift4:
-		return 4, shift4
-	case bits >= shift3:
-		return 3, shift3
-	case bits >= shift2:
-		return 2, shift2
-	case bits >= shift1:
-		return 1, shift1
-	}
-	return 0, 0
-}
 
 // usable returns how many bytes of [start, end) lie at or above the first
 // multiple of 2^shift in it: the largest allocation aligned to 2^shift (with
@@ -54,9 +36,18 @@ type node struct {
 	left, right, parent *node
 	prev, next          *node
 	prio                uint64
-	// agg[i] is the maximum over the subtree of the block's size (i = 0) or
-	// of usable at the i-th indexed alignment. Kept exact (Check verifies).
+	// agg[i] bounds from above, over the subtree, the block size (i = 0) or
+	// usable at the i-th indexed alignment. The bounds are lazy: every agg
+	// is at least the node's own value and its children's aggs (Check
+	// verifies this), but a block that shrinks leaves its ancestors' bounds
+	// as they were. Shrinking is what allocation does, so the common path
+	// touches no ancestor; a search that enters a subtree on a stale bound
+	// and finds nothing recomputes the bounds it walked (pull), so each
+	// stale bound costs one wasted visit.
 	agg [nIdx]uint64
+	// own bounds the node's own values the same lazy way (own >= self(),
+	// agg >= own), so a rotation recomputes agg from stored values.
+	own [nIdx]uint64
 }
 
 func (n *node) self() [nIdx]uint64 {
@@ -64,30 +55,36 @@ func (n *node) self() [nIdx]uint64 {
 		n.end - n.start,
 		usable(n.start, n.end, shift1),
 		usable(n.start, n.end, shift2),
-		usable(n.start, n.end, shift3),
-		usable(n.start, n.end, shift4),
 	}
 }
 
-// pull recomputes n.agg from n and its children and reports whether it
-// changed; when it did not, no ancestor's aggregate changes either.
-func (n *node) pull() bool {
-	v := n.self()
+// pull recomputes n.agg from the stored bounds of n and its children: the
+// subtree's set of blocks changed (a rotation), not the blocks. It works on
+// scalars: copying whole arrays here measured several times slower (the
+// word stores and the vector loads of the copy defeat store forwarding).
+func (n *node) pull() {
+	a0, a1, a2 := n.own[0], n.own[1], n.own[2]
 	if l := n.left; l != nil {
-		for i := range v {
-			v[i] = max(v[i], l.agg[i])
-		}
+		a0, a1, a2 = max(a0, l.agg[0]), max(a1, l.agg[1]), max(a2, l.agg[2])
 	}
 	if r := n.right; r != nil {
-		for i := range v {
-			v[i] = max(v[i], r.agg[i])
-		}
+		a0, a1, a2 = max(a0, r.agg[0]), max(a1, r.agg[1]), max(a2, r.agg[2])
 	}
-	if v == n.agg {
-		return false
-	}
-	n.agg = v
-	return true
+	n.agg[0], n.agg[1], n.agg[2] = a0, a1, a2
+}
+
+// setOwn sets n.own to the block's exact values.
+func (n *node) setOwn() {
+	n.own[0] = n.end - n.start
+	n.own[1] = usable(n.start, n.end, shift1)
+	n.own[2] = usable(n.start, n.end, shift2)
+}
+
+// repair makes n's bounds as tight as its block and its children's bounds
+// allow, after a search found nothing in n's subtree.
+func (n *node) repair() {
+	n.setOwn()
+	n.pull()
 }
 
 // tree holds the free blocks of one region.
@@ -96,12 +93,29 @@ type tree struct {
 	count            int
 }
 
-// fix restores the aggregates from x up to the root after x's block or
-// children changed, stopping at the first node whose aggregate is unchanged.
-func (t *tree) fix(x *node) {
-	for x != nil && x.pull() {
-		x = x.parent
+// raise lifts the bounds from x up to cover v0, v1, v2, stopping at the
+// first node that already covers them: its ancestors' bounds are at least
+// its own.
+func raise(x *node, v0, v1, v2 uint64) {
+	for ; x != nil; x = x.parent {
+		if v0 <= x.agg[0] && v1 <= x.agg[1] && v2 <= x.agg[2] {
+			return
+		}
+		x.agg[0], x.agg[1], x.agg[2] = max(v0, x.agg[0]), max(v1, x.agg[1]), max(v2, x.agg[2])
 	}
+}
+
+// grew restores the bounds after n's block grew. Most often the block only
+// grew back to what its stale bounds still cover, and nothing is written.
+func grew(n *node) {
+	s0 := n.end - n.start
+	s1 := usable(n.start, n.end, shift1)
+	s2 := usable(n.start, n.end, shift2)
+	if s0 <= n.own[0] && s1 <= n.own[1] && s2 <= n.own[2] {
+		return
+	}
+	n.own[0], n.own[1], n.own[2] = max(s0, n.own[0]), max(s1, n.own[1]), max(s2, n.own[2])
+	raise(n, n.own[0], n.own[1], n.own[2])
 }
 
 func (t *tree) replaceChild(p, old, nw *node) {
@@ -118,8 +132,8 @@ func (t *tree) replaceChild(p, old, nw *node) {
 	}
 }
 
-// rotateUp lifts x above its parent. The subtree keeps its set of blocks, so
-// the aggregates above it stay valid.
+// rotateUp lifts x above its parent and recomputes both bounds. The
+// subtree keeps its set of blocks, so the bounds above it stay valid.
 func (t *tree) rotateUp(x *node) {
 	p := x.parent
 	g := p.parent
@@ -142,13 +156,12 @@ func (t *tree) rotateUp(x *node) {
 	x.pull()
 }
 
-// insertAfter links n ([start, end) and prio set) as the in-order successor
+// insertAfter links n (fresh from newNode) as the in-order successor
 // of pred, or as the lowest block when pred is nil. The caller guarantees the
 // order. It attaches n where the successor relation puts it (no search from
 // the root) and rotates it up by priority: expected O(1) rotations and an
 // aggregate walk that stops early.
 func (t *tree) insertAfter(pred, n *node) {
-	n.left, n.right, n.parent = nil, nil, nil
 	switch {
 	case t.root == nil:
 		t.root = n
@@ -177,11 +190,12 @@ func (t *tree) insertAfter(pred, n *node) {
 	} else {
 		t.tail = n
 	}
-	n.agg = n.self()
+	n.setOwn()
+	n.agg[0], n.agg[1], n.agg[2] = n.own[0], n.own[1], n.own[2]
 	for n.parent != nil && n.parent.prio < n.prio {
 		t.rotateUp(n)
 	}
-	t.fix(n.parent)
+	raise(n.parent, n.agg[0], n.agg[1], n.agg[2])
 	t.count++
 }
 
@@ -210,7 +224,7 @@ func (t *tree) remove(n *node) {
 	} else {
 		t.tail = n.prev
 	}
-	t.fix(p)
+	// The ancestors' bounds may now be stale, which is allowed.
 	t.count--
 }
 
@@ -262,31 +276,33 @@ type query struct {
 	needK  uint64 // agg[k] below this: no block in the subtree fits
 }
 
-func newQuery(size uint64, alignBits uint, alignOffset, lo, hi uint64) query {
-	q := query{size: size, lo: lo, hi: hi}
+// init fills q in place (returning a query by value measured 15 ns: the
+// field stores and the block copy defeat store forwarding).
+func (q *query) init(size uint64, alignBits uint, alignOffset, lo, hi uint64) {
+	q.size, q.lo, q.hi, q.needK, q.k = size, lo, hi, size, 0
 	q.mask = uint64(1)<<alignBits - 1
 	q.off = alignOffset & q.mask
-	q.needK = size
-	k, s := idxFor(alignBits)
-	q.k = k
-	if k > 0 {
-		// A result r with the requested low bits has, modulo 2^s, the low s
-		// bits o of the offset. If o == 0, r is 2^s-aligned, so the block's
-		// usable run at 2^s is at least size. Otherwise r+(2^s-o) is
-		// 2^s-aligned and at least size-(2^s-o) bytes follow it in the
-		// block. Both are upper bounds, so pruning on them is safe; the
-		// first is exact when alignBits is an indexed shift and there is no
-		// window.
-		if o := alignOffset & (uint64(1)<<s - 1); o != 0 {
-			gap := uint64(1)<<s - o
-			if size > gap {
-				q.needK = size - gap
-			} else {
-				q.needK = 0
-			}
+	if alignBits < shift1 {
+		return
+	}
+	s := uint(shift1)
+	q.k = 1
+	if alignBits >= shift2 {
+		s, q.k = shift2, 2
+	}
+	// A result r with the requested low bits has, modulo 2^s, the low s
+	// bits o of the offset. If o == 0, r is 2^s-aligned, so the block's
+	// usable run at 2^s is at least size. Otherwise r+(2^s-o) is
+	// 2^s-aligned and at least size-(2^s-o) bytes follow it in the block.
+	// Both are upper bounds, so pruning on them is safe; the first is exact
+	// when alignBits is an indexed shift and there is no window.
+	if o := alignOffset & (uint64(1)<<s - 1); o != 0 {
+		gap := uint64(1)<<s - o
+		q.needK = 0
+		if size > gap {
+			q.needK = size - gap
 		}
 	}
-	return q
 }
 
 // may reports whether n's subtree might hold a fit.
@@ -334,15 +350,19 @@ func (q *query) descend(x *node) (*node, uint64) {
 		if a, ok := q.fit(x); ok {
 			return x, a
 		}
+		if x.right == nil || !q.may(x.right) {
+			x.repair() // nothing here: tighten the bound that sent us in
+			return nil, 0
+		}
 		x = x.right
 	}
 	return nil, 0
 }
 
 // first returns the lowest-addressed block that satisfies q and the address
-// to allocate in it. It tries the lowest block first (the fast path that
-// keeps early fits as cheap as a list's), then climbs the left spine, so a
-// fit k blocks from the bottom costs O(log k).
+// to allocate in it. The caller has tried the lowest block (the fast path
+// that keeps early fits as cheap as a list's) when q.lo <= its start; first
+// climbs the left spine from it, so a fit k blocks up costs O(log k).
 func (t *tree) first(q *query) (*node, uint64) {
 	r := t.root
 	if r == nil || !q.may(r) {
@@ -352,12 +372,10 @@ func (t *tree) first(q *query) (*node, uint64) {
 	if q.lo > n.start {
 		return q.descend(r)
 	}
-	if a, ok := q.fit(n); ok {
-		return n, a
-	}
 	if x, a := q.descend(n.right); x != nil {
 		return x, a
 	}
+	n.repair()
 	for p := n.parent; p != nil; p = p.parent {
 		if p.start >= q.hi {
 			return nil, 0
@@ -371,6 +389,7 @@ func (t *tree) first(q *query) (*node, uint64) {
 		if x, a := q.descend(p.right); x != nil {
 			return x, a
 		}
+		p.repair()
 	}
 	return nil, 0
 }
