@@ -152,7 +152,7 @@ func fdCount(t *testing.T) int {
 	return len(ents)
 }
 
-func TestCloseWhileReceiving(t *testing.T) {
+func TestCloseWhileReceivingAndSending(t *testing.T) {
 	ns := setup(t, "pktclose")
 	g0, fd0 := runtime.NumGoroutine(), fdCount(t)
 	for i := 0; i < 20; i++ {
@@ -166,9 +166,28 @@ func TestCloseWhileReceiving(t *testing.T) {
 			_, err := d.ReceiveBatch(slots)
 			errc <- err
 		}()
+		txc := make(chan error, 1)
+		go func() { // a transmitter racing with Close
+			f := &netdev.Frame{Segs: [][]byte{make([]byte, 60)}}
+			for j := 0; j < 1_000_000; j++ {
+				if err := d.Transmit(f); err != nil {
+					txc <- err
+					return
+				}
+			}
+			txc <- nil
+		}()
 		time.Sleep(time.Millisecond)
 		if err := d.Close(); err != nil {
 			t.Fatal(err)
+		}
+		select {
+		case err := <-txc:
+			if !errors.Is(err, netdev.ErrClosed) {
+				t.Fatalf("Transmit racing with Close: %v, want ErrClosed", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Transmit still running 5 s after Close")
 		}
 		select {
 		case err := <-errc:
