@@ -384,3 +384,65 @@ func TestTshark(t *testing.T) {
 	}
 	a.Close()
 }
+
+// TestWrapConcurrent records a transmitting and a receiving goroutine at
+// once (run it with -race): every frame is recorded whole.
+func TestWrapConcurrent(t *testing.T) {
+	const n = 300
+	a, b, err := wire.New(wire.Config{QueueLen: 2 * n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var file bytes.Buffer
+	rec, err := pcap.Wrap(a, &file, pcap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if err := b.Transmit(&netdev.Frame{Segs: [][]byte{frame(100, 2)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; i < n; i++ {
+			if err := rec.Transmit(&netdev.Frame{Segs: [][]byte{frame(60, 1)}}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	buf := make([]byte, 200)
+	for i := 0; i < n; i++ {
+		if _, _, err := rec.Receive([][]byte{buf}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	rec.Close()
+	r, err := pcap.NewReader(&file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[int]int{}
+	for {
+		p, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(p.Data, frame(len(p.Data), p.Data[20])) {
+			t.Fatalf("record of %d bytes is mixed up", len(p.Data))
+		}
+		count[len(p.Data)]++
+	}
+	if count[60] != n || count[100] != n || len(count) != 2 {
+		t.Errorf("recorded %v, want %d of 60 and of 100 bytes", count, n)
+	}
+}
