@@ -147,11 +147,12 @@ func Boot(info *boot.Info, f NICFlags, cfg Config) (k *Kernel, err error) {
 		return nil, err
 	}
 	k = &Kernel{Info: info}
-	defer func() {
+	// k is passed in: the error returns below set the result k to nil.
+	defer func(k *Kernel) {
 		if err != nil {
 			k.Close()
 		}
-	}()
+	}(k)
 	var popts []hosted.Option
 	if cfg.Console != nil {
 		popts = append(popts, hosted.WithConsole(nil, cfg.Console))
