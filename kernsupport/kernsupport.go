@@ -8,6 +8,9 @@
 // stdio, physical memory is a memfd). A bare-metal platform provides the same
 // interfaces over descriptors, vectors and the boot memory map.
 //
+// kernsupport builds on lmm (physical memory is managed by a list memory
+// manager) and nothing else of the kit.
+//
 // # Execution environment
 //
 // Every interface here is safe for concurrent use. IRQ waits block the
@@ -19,6 +22,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/goskit/goskit/lmm"
 )
 
 // Platform is what a kernel gets from the machine it runs on.
@@ -30,9 +35,32 @@ type Platform interface {
 	Clock() Clock
 	// Logf writes a diagnostic line to the platform's log.
 	Logf(format string, args ...any)
+	// Memory is the kernel's physical memory.
+	Memory() Memory
 	// Close releases everything the platform holds (memory arena, interrupt
 	// lines it opened). It does not exit the process; see Halter.
 	Close() error
+}
+
+// Memory is a platform's physical memory, managed by a list memory manager
+// (the OSKit's osenv mem_alloc over phys_lmm): addresses are physical, and
+// Bytes gives the kernel's view of them. Allocation constraints are lmm's:
+// flags a region must have (lmm.Below16MB for ISA DMA, say) and alignment.
+type Memory interface {
+	// Alloc returns the address of size bytes whose low alignBits bits are
+	// zero, from regions with every flag in flags. The memory's contents
+	// are whatever was there.
+	Alloc(size uint64, flags lmm.Flags, alignBits uint) (uint64, error)
+	// Free returns [addr, addr+size) to the free memory. Freeing memory that
+	// is free already, or outside physical memory, is an error.
+	Free(addr, size uint64) error
+	// Bytes returns the kernel's view of [addr, addr+size), which must lie
+	// inside physical memory. The slice stays valid until the platform is
+	// closed.
+	Bytes(addr, size uint64) ([]byte, error)
+	// Avail returns how many bytes are free in regions with every flag in
+	// flags.
+	Avail(flags lmm.Flags) uint64
 }
 
 // Console is a character device: writes appear immediately (unbuffered, as

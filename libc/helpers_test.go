@@ -32,6 +32,10 @@ func (p *testPlatform) Clock() kernsupport.Clock     { return (*testClock)(p) }
 func (p *testPlatform) Logf(string, ...any)          {}
 func (p *testPlatform) Close() error                 { return nil }
 
+// Memory is nil: these tests make no allocations (malloc_test.go uses the
+// hosted platform and its arena).
+func (p *testPlatform) Memory() kernsupport.Memory { return nil }
+
 func (p *testPlatform) output() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()

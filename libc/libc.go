@@ -65,6 +65,8 @@ type System struct {
 
 	mu  sync.Mutex
 	fds []*file // index is the fd; nil is free
+
+	heap heap // Malloc's allocations, see malloc.go
 }
 
 // Option configures a System.

@@ -58,9 +58,9 @@ type Platform struct {
 	closed bool
 	lines  map[*FDLine]struct{} // lines made by FDLine and not yet closed
 
-	// The physical-memory arena is not here yet: arena.go will add it (a
-	// memfd sized by info.Memory, its pages managed by package lmm), and
-	// Close must release it with the lines.
+	// arena is the kernel's physical memory: a memfd sized by info.Memory,
+	// its pages managed by package lmm; Close releases it with the lines.
+	arena *Arena
 }
 
 var (
@@ -135,7 +135,12 @@ func New(info *boot.Info, opts ...Option) (*Platform, error) {
 			cfg.name = filepath.Base(info.Program)
 		}
 	}
+	arena, err := NewArena(info.Memory)
+	if err != nil {
+		return nil, err
+	}
 	return &Platform{
+		arena:   arena,
 		info:    info,
 		name:    cfg.name,
 		console: &console{in: cfg.in, out: cfg.out},
@@ -145,6 +150,13 @@ func New(info *boot.Info, opts ...Option) (*Platform, error) {
 		lines:   make(map[*FDLine]struct{}),
 	}, nil
 }
+
+// Memory implements kernsupport.Platform: the memfd-backed arena.
+func (p *Platform) Memory() kernsupport.Memory { return p.arena }
+
+// Arena returns the platform's physical memory with its hosted-specific
+// calls (Addr, Manager).
+func (p *Platform) Arena() *Arena { return p.arena }
 
 // Info returns the boot information the platform was made with.
 func (p *Platform) Info() *boot.Info { return p.info }
@@ -244,5 +256,6 @@ func (p *Platform) Close() error {
 	for l := range lines {
 		errs = append(errs, l.Close())
 	}
+	errs = append(errs, p.arena.Close())
 	return errors.Join(errs...)
 }
