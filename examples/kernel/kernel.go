@@ -180,12 +180,15 @@ func Boot(info *boot.Info, f NICFlags, cfg Config) (k *Kernel, err error) {
 			dev.Close()
 			return nil, fmt.Errorf("-pcap: %w", err)
 		}
-		// Closed after the stack, which closes the wrapped device.
-		defer func() { k.addCloser(file.Close) }()
-		if dev, err = pcap.Wrap(dev, file, pcap.Options{}); err != nil {
+		// Added before the stack's closer, so it runs after it: the stack
+		// closes the recording device, then the file is closed.
+		k.addCloser(file.Close)
+		rec, err := pcap.Wrap(dev, file, pcap.Options{})
+		if err != nil {
 			dev.Close()
 			return nil, fmt.Errorf("-pcap: %w", err)
 		}
+		dev = rec
 	}
 	k.Stack, err = netstack.New(k.Plat, f.StackConfig(cfg.TxQueueLen))
 	if err != nil {
