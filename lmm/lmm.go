@@ -92,6 +92,7 @@ type LMM struct {
 	byAddr []*region // by Min
 	seq    uint64    // treap priority generator state
 	spare  *node     // recycled nodes, linked through next
+	hint   *region   // the region of the last allocation: frees usually go there
 }
 
 // New returns an empty manager.
@@ -333,11 +334,13 @@ func (m *LMM) AllocGen(size uint64, flags Flags, alignBits uint, alignOffset, mi
 				} else {
 					m.carve(r, h, a, size)
 				}
+				m.hint = r
 				return a, nil
 			}
 		}
 		if n, a := r.t.first(&q); n != nil {
 			m.carve(r, n, a, size)
+			m.hint = r
 			return a, nil
 		}
 	}
@@ -370,18 +373,23 @@ func (m *LMM) Free(addr, size uint64) error {
 	if err != nil {
 		return err
 	}
-	i := m.regionAfter(addr)
-	if i < len(m.byAddr) {
-		// Fast path: the range lies in one region.
-		if r := m.byAddr[i]; r.Min <= addr && end <= r.Max {
-			p := r.t.lastBelow(end)
-			if p != nil && p.end > addr {
-				return fmt.Errorf("%w: [%#x,%#x)", ErrDoubleFree, addr, end)
-			}
-			m.freeRange(r, p, addr, end)
-			return nil
+	// Fast path: the range lies in one region, most often the last one
+	// allocated from.
+	r := m.hint
+	if r == nil || addr < r.Min || end > r.Max {
+		if i := m.regionAfter(addr); i < len(m.byAddr) {
+			r = m.byAddr[i]
 		}
 	}
+	if r != nil && r.Min <= addr && end <= r.Max {
+		p := r.t.lastBelow(end)
+		if p != nil && p.end > addr {
+			return fmt.Errorf("%w: [%#x,%#x)", ErrDoubleFree, addr, end)
+		}
+		m.freeRange(r, p, addr, end)
+		return nil
+	}
+	i := m.regionAfter(addr)
 	// Validate every region's part before changing any: coverage first,
 	// then overlap with free memory.
 	cur := addr
