@@ -115,7 +115,8 @@ func (m *LMM) newNode(start, end uint64) *node {
 	n := m.spare
 	if n != nil {
 		m.spare = n.next
-		*n = node{}
+		// insertAfter sets the links and bounds; clear the rest.
+		n.left, n.right, n.parent = nil, nil, nil
 	} else {
 		n = new(node)
 	}
@@ -382,6 +383,17 @@ func (m *LMM) Free(addr, size uint64) error {
 		}
 	}
 	if r != nil && r.Min <= addr && end <= r.Max {
+		// Fastest path, the mirror of allocation's: the range ends where
+		// the lowest block starts and the block grows back within its
+		// bounds (as it does when it was just shrunk by an allocation).
+		if h := r.t.head; h != nil && h.start == end {
+			h.start = addr
+			r.free += size
+			if h.end-addr > h.own[0] || usable(addr, h.end, shift1) > h.own[1] || usable(addr, h.end, shift2) > h.own[2] {
+				grew(h)
+			}
+			return nil
+		}
 		p := r.t.lastBelow(end)
 		if p != nil && p.end > addr {
 			return fmt.Errorf("%w: [%#x,%#x)", ErrDoubleFree, addr, end)

@@ -132,8 +132,11 @@ func (t *tree) replaceChild(p, old, nw *node) {
 	}
 }
 
-// rotateUp lifts x above its parent and recomputes both bounds. The
-// subtree keeps its set of blocks, so the bounds above it stay valid.
+// rotateUp lifts x above its parent p. Neither bound is recomputed: p's
+// new subtree is part of its old one, so p's bound still covers it, and x
+// takes the larger of both bounds. Callers rotate only where p's bound
+// covers the subtrees that move (insertion, before raising the new node's
+// values; removal, where x is a child of p).
 func (t *tree) rotateUp(x *node) {
 	p := x.parent
 	g := p.parent
@@ -152,8 +155,7 @@ func (t *tree) rotateUp(x *node) {
 	}
 	p.parent = x
 	t.replaceChild(g, p, x)
-	p.pull()
-	x.pull()
+	x.agg[0], x.agg[1], x.agg[2] = max(x.agg[0], p.agg[0]), max(x.agg[1], p.agg[1]), max(x.agg[2], p.agg[2])
 }
 
 // insertAfter links n (fresh from newNode) as the in-order successor
@@ -277,14 +279,20 @@ type query struct {
 }
 
 // init fills q in place (returning a query by value measured 15 ns: the
-// field stores and the block copy defeat store forwarding).
+// field stores and the block copy defeat store forwarding). It is small
+// enough to inline; aligned requests add their bound out of line.
 func (q *query) init(size uint64, alignBits uint, alignOffset, lo, hi uint64) {
 	q.size, q.lo, q.hi, q.needK, q.k = size, lo, hi, size, 0
 	q.mask = uint64(1)<<alignBits - 1
 	q.off = alignOffset & q.mask
-	if alignBits < shift1 {
-		return
+	if alignBits >= shift1 {
+		q.alignBound(alignBits, alignOffset)
 	}
+}
+
+// alignBound sets the bound index and value for a request aligned to at
+// least 2^shift1.
+func (q *query) alignBound(alignBits uint, alignOffset uint64) {
 	s := uint(shift1)
 	q.k = 1
 	if alignBits >= shift2 {
@@ -299,8 +307,8 @@ func (q *query) init(size uint64, alignBits uint, alignOffset, lo, hi uint64) {
 	if o := alignOffset & (uint64(1)<<s - 1); o != 0 {
 		gap := uint64(1)<<s - o
 		q.needK = 0
-		if size > gap {
-			q.needK = size - gap
+		if q.size > gap {
+			q.needK = q.size - gap
 		}
 	}
 }
@@ -372,10 +380,12 @@ func (t *tree) first(q *query) (*node, uint64) {
 	if q.lo > n.start {
 		return q.descend(r)
 	}
-	if x, a := q.descend(n.right); x != nil {
-		return x, a
+	if q.may(n) {
+		if x, a := q.descend(n.right); x != nil {
+			return x, a
+		}
+		n.repair()
 	}
-	n.repair()
 	for p := n.parent; p != nil; p = p.parent {
 		if p.start >= q.hi {
 			return nil, 0
