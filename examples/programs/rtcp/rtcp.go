@@ -125,6 +125,12 @@ func Run(args []string, stdout io.Writer) int {
 		}
 		return 2
 	}
+	restore, err := kernel.UseCPUs(info)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "rtcp: %v\n", err)
+		return 2
+	}
+	defer restore()
 	if embedded {
 		return runEmbedded(info, o, nic, stdout)
 	}
