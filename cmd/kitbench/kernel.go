@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/goskit/goskit/boot"
+	"github.com/goskit/goskit/examples/kernel"
 	"github.com/goskit/goskit/examples/programs/rtcp"
 	"github.com/goskit/goskit/examples/programs/ttcp"
 	"github.com/goskit/goskit/libc"
@@ -34,6 +35,13 @@ func runKernel(args []string) int {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
 			return 2
 		}
+		// The same machine as the kit's kernels: their CPU count.
+		restore, err := kernel.UseCPUs(info)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
+			return 2
+		}
+		defer restore()
 		var run func(*libc.System) int
 		var nicName string
 		if prog == "fdbased-ttcp" {
