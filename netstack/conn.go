@@ -813,34 +813,36 @@ func (st *Stack) Dial(ctx context.Context, netw, address string) (net.Conn, erro
 
 // Listen implements Network.
 func (st *Stack) Listen(netw, address string) (net.Listener, error) {
-	switch netw {
-	case "tcp", "tcp4", "tcp6":
-	default:
-		return nil, opError("listen", netw, nil, nil, net.UnknownNetworkError(netw))
-	}
-	ap, err := parseAddrPort(netw, address)
+	ap, err := listenAddr(netw, address, "tcp")
 	if err != nil {
-		return nil, opError("listen", netw, nil, nil, err)
-	}
-	if !ap.Addr().IsValid() && netw == "tcp4" {
-		ap = netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port())
+		return nil, err
 	}
 	return st.ListenTCP(ap, SocketOptions{ReuseAddr: true})
 }
 
 // ListenPacket implements Network.
 func (st *Stack) ListenPacket(netw, address string) (net.PacketConn, error) {
+	ap, err := listenAddr(netw, address, "udp")
+	if err != nil {
+		return nil, err
+	}
+	return st.ListenUDP(ap, netip.AddrPort{})
+}
+
+// listenAddr checks that netw is proto, proto+"4" or proto+"6" and parses
+// address; an empty host on proto+"4" listens on IPv4 only.
+func listenAddr(netw, address, proto string) (netip.AddrPort, error) {
 	switch netw {
-	case "udp", "udp4", "udp6":
+	case proto, proto + "4", proto + "6":
 	default:
-		return nil, opError("listen", netw, nil, nil, net.UnknownNetworkError(netw))
+		return netip.AddrPort{}, opError("listen", netw, nil, nil, net.UnknownNetworkError(netw))
 	}
 	ap, err := parseAddrPort(netw, address)
 	if err != nil {
-		return nil, opError("listen", netw, nil, nil, err)
+		return netip.AddrPort{}, opError("listen", netw, nil, nil, err)
 	}
-	if !ap.Addr().IsValid() && netw == "udp4" {
+	if !ap.Addr().IsValid() && netw == proto+"4" {
 		ap = netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port())
 	}
-	return st.ListenUDP(ap, netip.AddrPort{})
+	return ap, nil
 }
