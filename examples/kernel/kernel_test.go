@@ -383,3 +383,27 @@ func TestTwoPairs(t *testing.T) {
 		}
 	}
 }
+
+// TestListenBacklogOne: ttcp and rtcp listen with a backlog of 1, as the
+// classic programs do. Linux answers the first SYN of such a listener
+// normally; a SYN cookie instead would cost the connection its window
+// scaling and SACK (a cookie cannot carry them), capping the receive window
+// at 64 KiB. gVisor's listen takes the accept queue's capacity, which is one
+// more than the backlog Linux was given (gVisor's own listen(2) adds the
+// one); the kit must do the same.
+func TestListenBacklogOne(t *testing.T) {
+	var out console
+	tx, rx, err := kernel.BootPair(hostedInfo(t), wire.Config{}, kernel.NICFlags{}, kernel.Config{Console: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	defer rx.Close()
+	o := ttcp.Options{BufLen: 8192, NumBufs: 64, Port: 5001, Pattern: true, Format: "m"}
+	if tcode, rcode := transfer(t, tx, rx, o, 60*time.Second); tcode != 0 || rcode != 0 {
+		t.Fatalf("exit statuses %d, %d; console:\n%s", tcode, rcode, out.String())
+	}
+	if n := rx.Stack.GVisor().Stats().TCP.ListenOverflowSynCookieSent.Value(); n != 0 {
+		t.Errorf("the receiver (listen backlog 1, no other connection) answered %d SYN(s) with a SYN cookie: the connection lost window scaling and SACK", n)
+	}
+}

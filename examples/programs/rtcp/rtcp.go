@@ -22,12 +22,9 @@ import (
 	"net/netip"
 	"os"
 	"slices"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/goskit/goskit/boot"
-	"github.com/goskit/goskit/drivers/wire"
 	"github.com/goskit/goskit/examples/kernel"
 	"github.com/goskit/goskit/libc"
 )
@@ -111,77 +108,35 @@ func Parse(args []string) (o Options, nic kernel.NICFlags, embedded bool, err er
 	return o, nic, false, o.validate()
 }
 
-// Run is rtcp's main; see the package doc.
+// Run is rtcp's main: see kernel.Main.
 func Run(args []string, stdout io.Writer) int {
-	info, err := boot.Hosted(args)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "rtcp: %v\n", err)
-		return 2
-	}
-	o, nic, embedded, err := Parse(info.Args)
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(os.Stderr, "rtcp: %v\n", err)
-		}
-		return 2
-	}
-	restore, err := kernel.UseCPUs(info)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "rtcp: %v\n", err)
-		return 2
-	}
-	defer restore()
-	if embedded {
-		return runEmbedded(info, o, nic, stdout)
-	}
-	k, err := kernel.Boot(info, nic, kernel.Config{Console: stdout, TxQueueLen: txQueueLen})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "rtcp: boot: %v\n", err)
-		return 1
-	}
-	defer k.Close()
-	return k.Run("rtcp", func(sys *libc.System) int { return Main(sys, o) })
-}
-
-func runEmbedded(info *boot.Info, o Options, nic kernel.NICFlags, stdout io.Writer) int {
-	out := &syncWriter{w: stdout}
-	cl, srv, err := kernel.BootPair(info, wire.Config{}, nic, kernel.Config{Console: out, TxQueueLen: txQueueLen})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "rtcp: boot: %v\n", err)
-		return 1
-	}
-	defer cl.Close()
-	defer srv.Close()
-	so, co := o, o
-	so.Server, so.Host = true, ""
-	listening := make(chan struct{})
-	var wg sync.WaitGroup
-	var scode int
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		scode = srv.Run("rtcp-r", func(sys *libc.System) int { return main(sys, so, listening) })
-	}()
-	select {
-	case <-listening:
-	case <-time.After(10 * time.Second):
-		fmt.Fprintln(os.Stderr, "rtcp: server did not start")
-		return 1
-	}
-	ccode := cl.Run("rtcp", func(sys *libc.System) int { return Main(sys, co) })
-	wg.Wait()
-	return max(ccode, scode)
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
+	var o Options
+	return kernel.Main(args, stdout, kernel.Program{
+		Name:       "rtcp",
+		TxQueueLen: txQueueLen,
+		Parse: func(args []string) (kernel.NICFlags, bool, error) {
+			var nic kernel.NICFlags
+			var embedded bool
+			var err error
+			o, nic, embedded, err = Parse(args)
+			return nic, embedded, err
+		},
+		Role: func() string {
+			if o.Server {
+				return "rtcp-r"
+			}
+			return "rtcp"
+		},
+		Main:       func(sys *libc.System) int { return Main(sys, o) },
+		ServerRole: "rtcp-r",
+		Server: func(sys *libc.System, listening chan<- struct{}) int {
+			so := o
+			so.Server, so.Host = true, ""
+			return main(sys, so, listening)
+		},
+		ClientRole: "rtcp",
+		Client:     func(sys *libc.System) int { return Main(sys, o) },
+	})
 }
 
 // Main is the rtcp program proper.
