@@ -57,7 +57,7 @@ func runKernel(args []string) int {
 			}
 			nicName = name
 			run = func(sys *libc.System) int { return ttcp.Main(sys, o, "fdbased:"+name) }
-			return runFdbased(info, nic, nicName, 1000, run) // ttcp's queue, as its kernel
+			return runFdbased(info, nic, nicName, ttcp.TxQueueLen, run)
 		}
 		o, nic, _, err := rtcp.Parse(info.Args)
 		if err != nil {
@@ -69,7 +69,7 @@ func runKernel(args []string) int {
 			fmt.Fprintf(os.Stderr, "%s: wants -nic packet:IF\n", prog)
 			return 2
 		}
-		return runFdbased(info, nic, name, 0, func(sys *libc.System) int { return rtcp.Main(sys, o) })
+		return runFdbased(info, nic, name, rtcp.TxQueueLen, func(sys *libc.System) int { return rtcp.Main(sys, o) })
 	}
 	fmt.Fprintf(os.Stderr, "kitbench kernel: unknown kernel %q\n", prog)
 	return 2

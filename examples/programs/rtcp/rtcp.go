@@ -29,9 +29,9 @@ import (
 	"github.com/goskit/goskit/libc"
 )
 
-// txQueueLen is rtcp's transmit queue: none, since a one-byte round trip
+// TxQueueLen is rtcp's transmit queue: none, since a one-byte round trip
 // pays for every goroutine hand-off (kernel.Config.TxQueueLen).
-const txQueueLen = 0
+const TxQueueLen = 0
 
 // Options are rtcp's own flags.
 type Options struct {
@@ -113,7 +113,7 @@ func Run(args []string, stdout io.Writer) int {
 	var o Options
 	return kernel.Main(args, stdout, kernel.Program{
 		Name:       "rtcp",
-		TxQueueLen: txQueueLen,
+		TxQueueLen: TxQueueLen,
 		Parse: func(args []string) (kernel.NICFlags, bool, error) {
 			var nic kernel.NICFlags
 			var embedded bool

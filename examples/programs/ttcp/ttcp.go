@@ -30,13 +30,13 @@ import (
 	"github.com/goskit/goskit/libc"
 )
 
-// txQueueLen is ttcp's transmit queue (kernel.Config.TxQueueLen): none.
+// TxQueueLen is ttcp's transmit queue (kernel.Config.TxQueueLen): none.
 // A queue let the sender run on while frames went out (bulk over the wire
 // 818 -> 1920 MB/s on two busy CPUs), but on one CPU it gains nothing, and
 // with it short transfers stalled on a 200 ms retransmission timeout
 // (gVisor counted one timeout and no retransmission per 16 MiB run), so it
 // stays available as -txqueue N and is off by default.
-const txQueueLen = 0
+const TxQueueLen = 0
 
 // Options are ttcp's own flags.
 type Options struct {
@@ -175,7 +175,7 @@ func Run(args []string, stdout io.Writer) int {
 	var nic kernel.NICFlags
 	return kernel.Main(args, stdout, kernel.Program{
 		Name:       "ttcp",
-		TxQueueLen: txQueueLen,
+		TxQueueLen: TxQueueLen,
 		Parse: func(args []string) (kernel.NICFlags, bool, error) {
 			var embedded bool
 			var err error
