@@ -1,0 +1,283 @@
+// Package hostfs provides a host directory as an fs.FileSystem that can
+// never reach outside itself: the hosted platform's way to give a kernel a
+// real directory (the OSKit's "unix mode" file system).
+//
+// # Confinement
+//
+// Every node is an O_PATH file descriptor on the host, and every host
+// access is made relative to such a held descriptor with a single,
+// validated path element (fs.ValidName: never "", ".", "..", nor a name
+// with '/' or NUL):
+//
+//   - Nodes are opened with openat2(2) and RESOLVE_BENEATH |
+//     RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, plus O_NOFOLLOW, so a
+//     lookup can neither climb out nor follow a symbolic link: a symlink is
+//     returned as an fs.Symlink node whose Readlink gives the raw target,
+//     for the namespace to interpret. Nothing in this package ever reads
+//     through a symlink, whatever it points to (/etc, ../../x).
+//   - Changes use the *at calls (mkdirat, unlinkat, renameat2, symlinkat,
+//     linkat, mknodat) on held directory descriptors; none of them follows
+//     a trailing symlink, and the name is one element, so none can resolve
+//     above the directory it is given.
+//   - Attributes are read and changed through the node's own descriptor
+//     (fstatat, fchownat and fchmodat2 with AT_EMPTY_PATH), never by name.
+//   - A regular file's read/write descriptor is made by reopening its O_PATH
+//     descriptor through /proc/self/fd/N (and checked to be the same inode):
+//     that magic link can only name the inode the package already holds, so
+//     it cannot widen what is reachable. Extended attributes use the same
+//     path, because the kernel refuses f*xattr on O_PATH descriptors. This
+//     needs /proc mounted, as it is on every hosted Linux.
+//
+// Because nodes are descriptors, not paths, a node keeps its identity when
+// it is renamed (as an open file does in POSIX, and as a 9P fid must). The
+// consequence: a directory held as a node and then moved outside the root
+// by some other process on the host is still usable, and operations on it
+// act inside that moved directory, and only there: nothing resolves above
+// it (RESOLVE_BENEATH is relative to the held descriptor, and ".." is never
+// accepted), so its new parent and siblings stay unreachable, and a fresh
+// Lookup from the root no longer finds it. Only a host process that can
+// already write outside the root can arrange this; a user of this file
+// system cannot (every rename it makes stays beneath the root).
+//
+// # Descriptor cost
+//
+// Each live node holds one O_PATH descriptor; a regular file that has been
+// read or written holds one more, and a directory that has been listed or
+// synced holds one more. Lookup makes a new node (and descriptor) each
+// time. A node's descriptors are closed when the node becomes unreachable
+// (a runtime cleanup), or all at once by Close. OpenFDs reports how many
+// are held, so a server that keeps many nodes can watch its
+// RLIMIT_NOFILE budget.
+//
+// # Execution environment
+//
+// Safe for concurrent use. Every call blocks in host system calls. Modes
+// (set-uid, set-gid and sticky included) and owners are stored on the host
+// as given, which for owners other than the process's own needs root
+// (CAP_CHOWN); as with every fs implementation there are no credential
+// checks here, only the host's own. Linux 5.6 or later (openat2).
+package hostfs
+
+import (
+	"fmt"
+	iofs "io/fs"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"github.com/goskit/goskit/fs"
+	"golang.org/x/sys/unix"
+)
+
+// FS is a host directory as a file system.
+type FS struct {
+	cfg     config
+	resolve uint64 // openat2 resolve flags
+	root    *dir
+
+	mu     sync.Mutex
+	fds    map[*handle]struct{}
+	closed bool
+}
+
+var _ fs.FileSystem = (*FS)(nil)
+
+// Option configures New.
+type Option func(*config)
+
+type config struct {
+	readOnly bool
+	noXDev   bool
+}
+
+// ReadOnly makes every change fail with EROFS; files are opened read-only.
+func ReadOnly() Option { return func(c *config) { c.readOnly = true } }
+
+// NoCrossMounts keeps lookups on the root's host file system
+// (RESOLVE_NO_XDEV): a mount point below the root gives EXDEV.
+func NoCrossMounts() Option { return func(c *config) { c.noXDev = true } }
+
+// New returns the host directory path as a file system. The path itself
+// is resolved normally (it is the caller's choice); everything below it is
+// confined.
+func New(path string, opts ...Option) (*FS, error) {
+	f := &FS{fds: make(map[*handle]struct{})}
+	for _, o := range opts {
+		o(&f.cfg)
+	}
+	f.resolve = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
+	if f.cfg.noXDev {
+		f.resolve |= unix.RESOLVE_NO_XDEV
+	}
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &iofs.PathError{Op: "hostfs: open root", Path: path, Err: err}
+	}
+	// Check openat2 works here before handing out a file system that
+	// could not confine anything.
+	probe, err := unix.Openat2(fd, ".", &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: f.resolve})
+	if err != nil {
+		unix.Close(fd)
+		return nil, &iofs.PathError{Op: "hostfs: openat2", Path: path, Err: err}
+	}
+	unix.Close(probe)
+	h, err := f.track(fd)
+	if err != nil {
+		return nil, err
+	}
+	f.root = &dir{node: node{fs: f, h: h}}
+	return f, nil
+}
+
+// Root returns the root directory.
+func (f *FS) Root() (fs.Dir, error) {
+	f.mu.Lock()
+	closed := f.closed
+	f.mu.Unlock()
+	if closed {
+		return nil, syscall.EBADF
+	}
+	return f.root, nil
+}
+
+// StatFS reports the host file system's figures (fstatfs on the root).
+func (f *FS) StatFS() (fs.StatFS, error) {
+	var st unix.Statfs_t
+	err := f.root.h.do(func(fd int) error { return unix.Fstatfs(fd, &st) })
+	if err != nil {
+		return fs.StatFS{}, fmt.Errorf("hostfs: statfs: %w", err)
+	}
+	return fs.StatFS{
+		Type:        uint64(st.Type),
+		BlockSize:   st.Bsize,
+		Blocks:      st.Blocks,
+		BlocksFree:  st.Bfree,
+		BlocksAvail: st.Bavail,
+		Files:       st.Files,
+		FilesFree:   st.Ffree,
+		NameLen:     int(st.Namelen),
+	}, nil
+}
+
+// Sync writes the host file system holding the root (syncfs).
+func (f *FS) Sync() error {
+	if f.cfg.readOnly {
+		return nil
+	}
+	return f.root.withReadFD(func(fd int) error {
+		if err := unix.Syncfs(fd); err != nil {
+			return fmt.Errorf("hostfs: syncfs: %w", err)
+		}
+		return nil
+	})
+}
+
+// Close syncs and closes every descriptor the file system holds; nodes
+// used afterwards give EBADF.
+func (f *FS) Close() error {
+	err := f.Sync()
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	hs := make([]*handle, 0, len(f.fds))
+	for h := range f.fds {
+		hs = append(hs, h)
+	}
+	clear(f.fds)
+	f.mu.Unlock()
+	for _, h := range hs {
+		h.close()
+	}
+	return err
+}
+
+// OpenFDs reports how many host descriptors the file system holds now.
+func (f *FS) OpenFDs() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.fds)
+}
+
+// handle is one host descriptor. The lock lets a cleanup or Close wait for
+// system calls in progress, so a descriptor number is never closed (and
+// reused by someone else) while a call is using it.
+type handle struct {
+	mu     sync.RWMutex
+	fd     int
+	closed bool
+}
+
+// do runs op with the descriptor, or gives EBADF once it is closed.
+func (h *handle) do(op func(fd int) error) error {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.closed {
+		return syscall.EBADF
+	}
+	return op(h.fd)
+}
+
+func (h *handle) close() {
+	h.mu.Lock()
+	if !h.closed {
+		h.closed = true
+		unix.Close(h.fd)
+	}
+	h.mu.Unlock()
+}
+
+// track records fd as held by the file system.
+func (f *FS) track(fd int) (*handle, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		unix.Close(fd)
+		return nil, syscall.EBADF
+	}
+	h := &handle{fd: fd}
+	f.fds[h] = struct{}{}
+	return h, nil
+}
+
+// release closes h and forgets it.
+func (f *FS) release(h *handle) {
+	h.close()
+	f.mu.Lock()
+	delete(f.fds, h)
+	f.mu.Unlock()
+}
+
+// own attaches h to the node object obj: h is released when obj becomes
+// unreachable. obj must not be the handle itself.
+func own[T any](f *FS, obj *T, h *handle) {
+	runtime.AddCleanup(obj, f.release, h)
+}
+
+// openat opens name beneath the directory descriptor dfd without following
+// any symlink. openat2 gives EAGAIN when a rename raced with the lookup;
+// it is retried a bounded number of times.
+func (f *FS) openat(dfd int, name string, flags int, mode uint32) (int, error) {
+	flags |= unix.O_NOFOLLOW | unix.O_CLOEXEC
+	if flags&unix.O_PATH == 0 {
+		flags |= unix.O_NOCTTY // openat2 refuses it beside O_PATH
+	}
+	how := &unix.OpenHow{
+		Flags:   uint64(flags),
+		Mode:    uint64(mode),
+		Resolve: f.resolve,
+	}
+	for i := 0; ; i++ {
+		fd, err := unix.Openat2(dfd, name, how)
+		if err == unix.EAGAIN && i < 64 {
+			continue
+		}
+		return fd, err
+	}
+}
+
+// procPath names the inode behind our own descriptor fd.
+func procPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
