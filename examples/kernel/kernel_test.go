@@ -296,6 +296,16 @@ func fdCounts(t testing.TB) (fds, memfds int) {
 	return fds, memfds
 }
 
+// memfdMaps counts the process's mappings of memfds.
+func memfdMaps(t testing.TB) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "/memfd:")
+}
+
 // settle waits, bounded, for the goroutine and descriptor counts to come
 // back to at most the baseline, and returns the last counts seen.
 func settle(t testing.TB, g0, fd0, mem0 int) (g, fd, mem int) {
@@ -318,14 +328,29 @@ func TestLifecycle(t *testing.T) {
 	const rounds = 100
 	info := hostedInfo(t)
 	o := ttcp.Options{BufLen: 4096, NumBufs: 16, Port: 5001, Pattern: true, Format: "m", JSON: true}
+	var mem0, maps0 int
 	round := func(i int) {
 		var out console
-		tx, rx, err := kernel.BootPair(info, wire.Config{}, kernel.NICFlags{}, kernel.Config{Console: &out})
+		// Every other round with a transmit queue, whose goroutine must end
+		// with the kernel too.
+		queue := 0
+		if i&1 == 1 {
+			queue = 1000
+		}
+		tx, rx, err := kernel.BootPair(info, wire.Config{}, kernel.NICFlags{TxQueue: -1}, kernel.Config{Console: &out, TxQueueLen: queue})
 		if err != nil {
 			t.Fatalf("round %d: BootPair: %v", i, err)
 		}
 		defer tx.Close()
 		defer rx.Close()
+		if i == 0 {
+			// The counts can see what a kernel holds: each kernel's
+			// physical memory is a mapped memfd.
+			_, mem := fdCounts(t)
+			if maps := memfdMaps(t); mem < mem0+2 || maps < maps0+2 {
+				t.Errorf("with two kernels up: %d memfds and %d memfd mappings, want at least %d and %d", mem, maps, mem0+2, maps0+2)
+			}
+		}
 		tcode, rcode := transfer(t, tx, rx, o, 60*time.Second)
 		if tcode != 0 || rcode != 0 || !strings.Contains(out.String(), `"bytes":65536`) {
 			t.Fatalf("round %d: ttcp exit statuses %d and %d; console:\n%s", i, tcode, rcode, out.String())
@@ -334,13 +359,20 @@ func TestLifecycle(t *testing.T) {
 	// One round first, so that whatever the runtime or gVisor set up once
 	// per process is not counted as a leak.
 	round(-1)
+	round(-2)
 	g0 := runtime.NumGoroutine()
-	fd0, mem0 := fdCounts(t)
+	var fd0 int
+	fd0, mem0 = fdCounts(t)
+	maps0 = memfdMaps(t)
 	for i := 0; i < rounds; i++ {
 		round(i)
 	}
 	g, fd, mem := settle(t, g0, fd0, mem0)
-	t.Logf("after %d rounds: %d goroutines (start %d), %d fds (start %d), %d memfds (start %d)", rounds, g, g0, fd, fd0, mem, mem0)
+	maps := memfdMaps(t)
+	t.Logf("after %d rounds: %d goroutines (start %d), %d fds (start %d), %d memfds (start %d), %d memfd mappings (start %d)", rounds, g, g0, fd, fd0, mem, mem0, maps, maps0)
+	if maps > maps0 {
+		t.Errorf("%d memfd mappings after %d rounds, %d before", maps, rounds, maps0)
+	}
 	if g > g0 {
 		buf := make([]byte, 1<<20)
 		buf = buf[:runtime.Stack(buf, true)]
