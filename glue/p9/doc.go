@@ -1,0 +1,44 @@
+// Package p9 provides the glue between goskit's file system component and
+// 9P2000.L, using github.com/hugelgupf/p9 v0.4.1 as published: a server
+// that exports any fs.FileSystem over any net.Listener or net.Conn (host
+// TCP, the kit's netstack, net.Pipe), and a client, Dial, whose result is
+// itself an fs.FileSystem.
+//
+// # Working with real peers
+//
+// The glue sits on the byte stream between p9 and the connection and
+// fixes what stops p9 from talking to other 9P implementations such as
+// diod (measured with p9 v0.4.1 and Debian's diod 1.0.24):
+//
+//   - Server: p9 answers Tauth with ENOSYS, while diod's tools (diodls,
+//     diodcat) accept only ENOENT as "no authentication needed"; the glue
+//     answers Tauth itself with ENOENT.
+//   - Server: the framing of every message is checked before p9 decodes
+//     it (a size below the header or above the msize closes the
+//     connection), nothing but Tversion is accepted before a version is
+//     agreed and a second Tversion is refused (p9 would serve a Tread
+//     without its buffer pool, or swap the pool under requests in flight:
+//     both panic), and a Tread count is clamped to the msize (p9 slices its
+//     msize-long buffer with the count).
+//   - Client: p9 asks for "9P2000.L.Google.7", which diod rejects without
+//     stepping down; Dial negotiates plain "9P2000.L" itself and answers
+//     p9's own Tversion locally. p9 ignores the msize the server grants
+//     (diod caps at 64 KiB and drops a connection that sends more); Dial
+//     gives p9 the granted msize, so reads and writes are chunked within
+//     it. p9 attaches with no uid, which diod refuses; the glue fills in
+//     Options.UID. diod answers Tunlinkat with EOPNOTSUPP; the client then
+//     walks to the entry and sends Tremove (and Trename for Trenameat).
+//
+// p9 v0.4.1 masks the set-uid and set-gid bits (it keeps the sticky bit)
+// when it encodes and decodes the modes of Tlcreate, Tmkdir and Tsetattr,
+// on both sides: through this glue they cannot be set, though Tgetattr
+// reports them.
+//
+// # Execution environment
+//
+// Servers and clients are safe for concurrent use: p9 serves each
+// connection's requests on goroutines of its own, and the client's nodes
+// may be used from many goroutines. Every call blocks on the connection.
+// A client's fids are clunked when their nodes are garbage collected (p9
+// sets finalizers), or all at once when the file system is closed.
+package p9
