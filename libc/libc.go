@@ -67,6 +67,8 @@ type System struct {
 	fds []*file // index is the fd; nil is free
 
 	heap heap // Malloc's allocations, see malloc.go
+
+	files filesys // the namespace and file state, see files.go
 }
 
 // Option configures a System.
@@ -124,17 +126,21 @@ func New(plat kernsupport.Platform, opts ...Option) *System {
 		o(s)
 	}
 	for range 3 {
-		s.fds = append(s.fds, &file{console: true, closed: make(chan struct{})})
+		s.fds = append(s.fds, &file{console: true, closed: make(chan struct{}), refs: 1})
 	}
 	return s
 }
 
-// file is what an fd refers to: the console or a socket.
+// file is what an fd refers to, an open file description: the console,
+// a socket, or a file or directory (files.go). Dup puts one file at
+// several fds.
 type file struct {
 	console bool
-	sock    sock // nil for the console
-	domain  int  // AF_INET or AF_INET6
-	typ     int  // SOCK_STREAM or SOCK_DGRAM
+	sock    sock      // nil for the console and files
+	of      *openFile // a file or directory, or nil
+	refs    int       // fds referring to it, under System.mu
+	domain  int       // AF_INET or AF_INET6
+	typ     int       // SOCK_STREAM or SOCK_DGRAM
 
 	mu      sync.Mutex
 	nonblk  bool
@@ -163,6 +169,7 @@ func (f *file) isClosed() bool {
 func (s *System) install(f *file) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	f.refs++
 	for i, g := range s.fds {
 		if g == nil {
 			s.fds[i] = f
@@ -171,6 +178,13 @@ func (s *System) install(f *file) int {
 	}
 	s.fds = append(s.fds, f)
 	return len(s.fds) - 1
+}
+
+// unref drops one fd's reference to f, under s.mu, and reports whether it
+// was the last (the caller then closes f, outside s.mu).
+func (s *System) unref(f *file) bool {
+	f.refs--
+	return f.refs == 0
 }
 
 func (s *System) get(fd int) (*file, error) {
@@ -203,7 +217,11 @@ func (s *System) Close(fd int) error {
 	}
 	f := s.fds[fd]
 	s.fds[fd] = nil
+	last := s.unref(f)
 	s.mu.Unlock()
+	if !last {
+		return nil // another fd still refers to it (Dup)
+	}
 	return f.close()
 }
 
@@ -238,6 +256,9 @@ func (s *System) Read(fd int, p []byte) (int, error) {
 		}
 		return 0, syscall.EIO
 	}
+	if f.of != nil {
+		return f.of.read(p)
+	}
 	n, _, err := f.sock.recv(f, p, 0, false)
 	return n, err
 }
@@ -260,6 +281,9 @@ func (s *System) Write(fd int, p []byte) (int, error) {
 			return 0, syscall.EIO
 		}
 		return n, nil
+	}
+	if f.of != nil {
+		return s.writeFile(f.of, p)
 	}
 	return f.sock.send(f, p, 0, nil)
 }
@@ -284,6 +308,9 @@ func (s *System) Fcntl(fd, cmd, arg int) (int, error) {
 	switch cmd {
 	case syscall.F_GETFL:
 		fl := syscall.O_RDWR
+		if f.of != nil {
+			fl = f.of.getfl()
+		}
 		if f.nonblk {
 			fl |= syscall.O_NONBLOCK
 		}
@@ -296,6 +323,9 @@ func (s *System) Fcntl(fd, cmd, arg int) (int, error) {
 			}
 		}
 		f.nonblk = nb
+		if f.of != nil {
+			f.of.setfl(arg)
+		}
 		return 0, nil
 	case syscall.F_GETFD:
 		if f.cloexec {
@@ -380,6 +410,11 @@ func (s *System) Exit(status int) {
 	s.mu.Lock()
 	fds := s.fds
 	s.fds = make([]*file, len(fds))
+	for i, f := range fds {
+		if f != nil && !s.unref(f) {
+			fds[i] = nil // another fd still refers to it
+		}
+	}
 	s.mu.Unlock()
 	for _, f := range fds {
 		if f != nil {
