@@ -9,8 +9,8 @@ import (
 	"syscall"
 	"time"
 
-	hp "github.com/hugelgupf/p9/p9"
 	"github.com/hugelgupf/p9/linux"
+	hp "github.com/hugelgupf/p9/p9"
 
 	"github.com/goskit/goskit/fs"
 )
@@ -577,7 +577,7 @@ func (d *dir) ReadDir(cookie uint64, n int) ([]fs.DirEntry, error) {
 	fid := d.rd
 	d.mu.Unlock()
 	var out []fs.DirEntry
-	count := d.cl.msize - rreadOverhead
+	count := d.cl.msize - ioHdrSize // diod refuses more
 	for {
 		ents, err := fid.Readdir(cookie, count)
 		if err != nil {

@@ -8,8 +8,8 @@ import (
 	"syscall"
 	"time"
 
-	hp "github.com/hugelgupf/p9/p9"
 	"github.com/hugelgupf/p9/linux"
+	hp "github.com/hugelgupf/p9/p9"
 
 	"github.com/goskit/goskit/fs"
 )
@@ -364,7 +364,7 @@ func (f *file) iounit() uint32 {
 	if m == 0 {
 		return 0
 	}
-	return m - 24 // P9_IOHDRSZ, as Linux's client computes it
+	return m - ioHdrSize
 }
 
 func (f *file) ReadAt(p []byte, off int64) (int, error) {

@@ -29,6 +29,11 @@ const (
 	// count is clamped so that the reply fits in msize.
 	rreadOverhead = hdrLen + 4
 
+	// ioHdrSize is Linux's P9_IOHDRSZ: the room kept for the header of a
+	// read, write or readdir; diod refuses a Treaddir count above msize
+	// minus this.
+	ioHdrSize = 24
+
 	// minMsize is the smallest msize the server agrees to: below it not
 	// even a walk of one long name fits.
 	minMsize = 4096
