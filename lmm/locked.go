@@ -1,6 +1,9 @@
 package lmm
 
-import "sync"
+import (
+	"io"
+	"sync"
+)
 
 // Locked wraps an LMM with a mutex, for concurrent use: the OSKit's answer
 // to a pure component in an impure environment. Every method takes the lock
@@ -110,4 +113,18 @@ func (l *Locked) Check() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.m.Check()
+}
+
+// Regions is LMM.Regions under the lock.
+func (l *Locked) Regions() []Region {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.m.Regions()
+}
+
+// Dump is LMM.Dump under the lock; w must not call back into l.
+func (l *Locked) Dump(w io.Writer) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.m.Dump(w)
 }
