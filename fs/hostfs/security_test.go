@@ -1,0 +1,344 @@
+package hostfs_test
+
+import (
+	"errors"
+	"fmt"
+	iofs "io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/goskit/goskit/fs"
+	"github.com/goskit/goskit/fs/hostfs"
+	"golang.org/x/sys/unix"
+)
+
+const secret = "SECRET outside the root"
+
+// jail makes base/root (the hostfs) and base/outside/secret (the sentinel
+// nothing may read, change or create beside), and returns the hostfs, its
+// root directory node, the root's host path and the outside's.
+func jail(t *testing.T) (*hostfs.FS, fs.Dir, string, string) {
+	t.Helper()
+	base := t.TempDir()
+	root, outside := filepath.Join(base, "root"), filepath.Join(base, "outside")
+	for _, d := range []string{root, outside} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(outside, "secret"), []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h, err := hostfs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	r, err := h.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { checkOutside(t, outside) })
+	return h, r, root, outside
+}
+
+// checkOutside fails if anything beside the sentinel appeared outside, or
+// the sentinel changed.
+func checkOutside(t *testing.T, outside string, allowed ...string) {
+	t.Helper()
+	ents, err := os.ReadDir(outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() != "secret" && !slices.Contains(allowed, e.Name()) {
+			t.Errorf("escape: %q appeared outside the root", e.Name())
+		}
+	}
+	st, err := os.Lstat(filepath.Join(outside, "secret"))
+	if err != nil || st.Mode() != 0o600 {
+		t.Errorf("escape: the sentinel changed: %v, %v", st, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(outside, "secret")); string(b) != secret {
+		t.Errorf("escape: the sentinel now holds %q", b)
+	}
+}
+
+// TestNamesRefused tries path-like names in every operation that takes
+// one: each is refused with EINVAL before the host is asked.
+func TestNamesRefused(t *testing.T) {
+	h, r, root, outside := jail(t)
+	rel, _ := filepath.Rel(root, filepath.Join(outside, "secret"))
+	names := []string{"..", ".", "", "../outside", rel, "../../../../../../etc/passwd",
+		"/etc/passwd", filepath.Join(outside, "secret"), "a/../..", "..\x00", "x/", "/"}
+	f, err := r.Create("file", 0o644, fs.Owner{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := fs.Owner{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+	for _, name := range names {
+		t.Run(fmt.Sprintf("%q", name), func(t *testing.T) {
+			ops := map[string]error{}
+			_, ops["Lookup"] = r.Lookup(name)
+			_, ops["Create"] = r.Create(name, 0o644, me)
+			_, ops["Mkdir"] = r.Mkdir(name, 0o755, me)
+			_, ops["Symlink"] = r.Symlink(name, "/etc/passwd", me)
+			_, ops["Mknod"] = r.(fs.Mknoder).Mknod(name, fs.ModeFIFO|0o644, 0, me)
+			ops["Link"] = r.Link(name, f)
+			ops["Unlink"] = r.Unlink(name)
+			ops["Rmdir"] = r.Rmdir(name)
+			ops["Rename from"] = r.Rename(name, r, "x")
+			ops["Rename to"] = r.Rename("file", r, name)
+			for op, err := range ops {
+				if !errors.Is(err, syscall.EINVAL) {
+					t.Errorf("%s(%q): %v, want EINVAL", op, name, err)
+				}
+			}
+		})
+	}
+	_ = h
+	if _, err := os.Stat(filepath.Join(root, "file")); err != nil {
+		t.Errorf("the file renamed nowhere is gone: %v", err)
+	}
+}
+
+// TestSymlinksOut puts symlinks pointing out of the root inside it:
+// Lookup returns each as a Symlink with its raw target, nothing reads
+// through them, and the io/fs adapter resolves them inside the root.
+func TestSymlinksOut(t *testing.T) {
+	h, r, root, outside := jail(t)
+	if err := os.Mkdir(filepath.Join(root, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]string{
+		"abs":        filepath.Join(outside, "secret"),
+		"absdir":     outside,
+		"etc":        "/etc",
+		"rel":        "../outside/secret",
+		"reldir":     "../outside",
+		"sub/up":     "../../outside/secret",
+		"sub/dotdot": "..",
+		"chain":      "sub/up",
+		"proc":       "/proc/self/root" + outside,
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, target := range links {
+		t.Run(name, func(t *testing.T) {
+			d := r
+			base := name
+			if dir, b, ok := cut(name); ok {
+				n, err := r.Lookup(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				d, base = n.(fs.Dir), b
+			}
+			n, err := d.Lookup(base)
+			if err != nil {
+				t.Fatalf("Lookup: %v", err)
+			}
+			s, ok := n.(fs.Symlink)
+			if !ok {
+				t.Fatalf("Lookup gave %T, not a Symlink", n)
+			}
+			if _, isDir := n.(fs.Dir); isDir {
+				t.Fatal("a symlink out is a Dir")
+			}
+			if _, isFile := n.(fs.File); isFile {
+				t.Fatal("a symlink out is a File")
+			}
+			if got, err := s.Readlink(); got != target || err != nil {
+				t.Errorf("Readlink = %q, %v; want %q", got, err, target)
+			}
+			if a, err := s.Stat(); err != nil || !(a.Mode.Type() == fs.ModeSymlink) {
+				t.Errorf("Stat = %o, %v", a.Mode, err)
+			}
+			// The io/fs adapter interprets links with the root as "/":
+			// nothing resolves to the sentinel.
+			iof := fs.IOFS(h)
+			for _, p := range []string{name, name + "/secret"} {
+				if b, err := iofs.ReadFile(iof, p); err == nil || string(b) == secret {
+					t.Errorf("io/fs ReadFile(%q) = %q, %v", p, b, err)
+				}
+			}
+		})
+	}
+	// Changing a symlink's attributes acts on the link, never the target.
+	n, _ := r.Lookup("abs")
+	_ = n.SetAttr(fs.SetAttr{Valid: fs.SetMode, Mode: 0o777})
+	if err := n.SetAttr(fs.SetAttr{Valid: fs.SetUID | fs.SetGID, Owner: fs.Owner{UID: 4242, GID: 4242}}); err != nil && os.Geteuid() == 0 {
+		t.Errorf("chown of a symlink: %v", err)
+	}
+	if x, ok := n.(fs.Xattrer); ok {
+		x.SetXattr("user.x", []byte("y"), 0) // Linux refuses user.* on links
+	}
+	if st, _ := os.Stat(filepath.Join(outside, "secret")); st.Sys().(*syscall.Stat_t).Uid == 4242 {
+		t.Error("escape: chown reached the target")
+	}
+	if _, err := unix.Lgetxattr(filepath.Join(outside, "secret"), "user.x", nil); err == nil {
+		t.Error("escape: setxattr reached the target")
+	}
+	// Creating over a dangling link out fails with EEXIST, never creates
+	// the target.
+	if err := os.Symlink(filepath.Join(outside, "new"), filepath.Join(root, "dangling")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Create("dangling", 0o644, fs.Owner{}); !errors.Is(err, syscall.EEXIST) {
+		t.Errorf("Create over a dangling link: %v, want EEXIST", err)
+	}
+	if _, err := r.Mkdir("dangling", 0o755, fs.Owner{}); !errors.Is(err, syscall.EEXIST) {
+		t.Errorf("Mkdir over a dangling link: %v, want EEXIST", err)
+	}
+}
+
+func cut(p string) (string, string, bool) {
+	if i := len(filepath.Dir(p)); filepath.Dir(p) != "." {
+		return p[:i], p[i+1:], true
+	}
+	return "", p, false
+}
+
+// TestSymlinkSwapRace swaps a directory and a symlink out of the root
+// (renameat2 RENAME_EXCHANGE) while walkers look the name up and create,
+// read and list beneath it: nothing is ever created, read or listed
+// outside. Iterations are bounded; the result does not depend on timing.
+func TestSymlinkSwapRace(t *testing.T) {
+	h, r, root, _ := jail(t)
+	if err := os.Mkdir(filepath.Join(root, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../outside", filepath.Join(root, "swap")); err != nil {
+		t.Fatal(err)
+	}
+	const swaps, walks = 1000, 300
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range swaps {
+			unix.Renameat2(unix.AT_FDCWD, filepath.Join(root, "d"), unix.AT_FDCWD, filepath.Join(root, "swap"), unix.RENAME_EXCHANGE)
+		}
+	}()
+	iof := fs.IOFS(h)
+	errs := make(chan error, 4)
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range walks {
+				if b, err := iofs.ReadFile(iof, "d/secret"); err == nil || string(b) == secret {
+					errs <- fmt.Errorf("io/fs read d/secret through the swap: %q, %v", b, err)
+					return
+				}
+				n, err := r.Lookup("d")
+				if err != nil {
+					continue
+				}
+				d, ok := n.(fs.Dir)
+				if !ok {
+					continue // the symlink: fine, it is only data
+				}
+				name := fmt.Sprintf("w%d-%d", w, i)
+				if f, err := d.Create(name, 0o644, fs.Owner{}); err == nil {
+					f.WriteAt([]byte("x"), 0)
+				}
+				d.Mkdir(name+"dir", 0o755, fs.Owner{})
+				d.Symlink(name+"link", "x", fs.Owner{})
+				if s, err := d.Lookup("secret"); err == nil {
+					errs <- fmt.Errorf("looked up the sentinel through the swap: %v", s)
+					return
+				}
+				ents, _ := d.ReadDir(0, 0)
+				for _, e := range ents {
+					if e.Name == "secret" {
+						errs <- errors.New("listed the outside through the swap")
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// Everything made is beneath the root, wherever "d" ended.
+	made := 0
+	filepath.WalkDir(root, func(p string, e iofs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && filepath.Base(p) != "swap" && filepath.Base(p) != "d" {
+			made++
+		}
+		return nil
+	})
+	if made == 0 {
+		t.Error("the walkers made nothing: the test did not exercise the race")
+	}
+	t.Logf("%d nodes made beneath the root, none outside", made)
+}
+
+// TestDirMovedOut holds a directory node while another host process moves
+// the directory outside the root. The held node keeps its identity (a
+// descriptor follows renames), so operations on it act inside the moved
+// directory; nothing resolves above it: its new parent, the sentinel
+// beside it, stay unreachable, and the root no longer finds it.
+func TestDirMovedOut(t *testing.T) {
+	_, r, root, outside := jail(t)
+	must(t, os.Mkdir(filepath.Join(root, "held"), 0o755))
+	must(t, os.WriteFile(filepath.Join(root, "held", "inner"), []byte("inner"), 0o644))
+	must(t, os.Symlink("../secret", filepath.Join(root, "held", "up")))
+	n, err := r.Lookup("held")
+	must(t, err)
+	held := n.(fs.Dir)
+
+	moved := filepath.Join(outside, "moved")
+	must(t, os.Rename(filepath.Join(root, "held"), moved))
+
+	if _, err := r.Lookup("held"); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("root still finds the moved dir: %v", err)
+	}
+	for _, name := range []string{"..", "../secret", "secret"} {
+		if n, err := held.Lookup(name); err == nil {
+			t.Errorf("Lookup(%q) in the moved dir reached %v", name, n)
+		}
+	}
+	up, err := held.Lookup("up")
+	must(t, err)
+	if _, ok := up.(fs.Symlink); !ok {
+		t.Errorf("up is %T", up)
+	}
+	// What the held node can still do, it does inside the moved directory.
+	f, err := held.Create("made-after-move", 0o644, fs.Owner{})
+	must(t, err)
+	f.WriteAt([]byte("new"), 0)
+	if _, err := os.Stat(filepath.Join(moved, "made-after-move")); err != nil {
+		t.Errorf("the create went elsewhere: %v", err)
+	}
+	ents, err := held.ReadDir(0, 0)
+	must(t, err)
+	for _, e := range ents {
+		if e.Name == "secret" || e.Name == "moved" {
+			t.Errorf("ReadDir of the moved dir lists its new parent's %q", e.Name)
+		}
+	}
+	checkOutside(t, outside, "moved")
+	must(t, os.RemoveAll(moved)) // for the jail's own final check
+	if _, err := os.Stat(filepath.Join(outside, "made-after-move")); err == nil {
+		t.Error("escape: a node appeared beside the sentinel")
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
