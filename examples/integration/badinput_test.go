@@ -120,13 +120,13 @@ func (d *injector) ReceiveBatch(slots []netdev.RxSlot) (int, error) {
 // injectRx queues a frame for this kernel's stack and wakes its receive
 // goroutine, which may be waiting on the wire, with a frame of an unknown
 // type sent by the peer's injector. It fails the test if the stack takes
-// no frame for 10 s.
+// no frame for 30 s.
 func injectRx(t testing.TB, to, peer *injector, f rxFrame) {
 	t.Helper()
 	select {
 	case to.rxq <- f:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the stack took no injected frame for 10 s: its receive goroutine is stuck")
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the stack took no injected frame for 30 s: its receive goroutine is stuck")
 	}
 	wake := make([]byte, 60)
 	copy(wake[0:6], to.end.Info().MAC)
@@ -215,7 +215,7 @@ func TestBadFramesThroughWire(t *testing.T) {
 		injectRx(t, ib, ia, rxFrame{data: f, off: off})
 	}
 	// The last injected frame is taken before transfers start.
-	for wait := time.Now().Add(10 * time.Second); ib.rxTaken.Load() < uint64(n); {
+	for wait := time.Now().Add(30 * time.Second); ib.rxTaken.Load() < uint64(n); {
 		if time.Now().After(wait) {
 			t.Fatalf("b's stack took %d of %d injected frames", ib.rxTaken.Load(), n)
 		}

@@ -85,10 +85,10 @@ var ttcpConfig = struct {
 // port.
 func waitListening(t testing.TB, st *netstack.Stack, port uint16) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !listening(st.GVisor(), port) {
 		if time.Now().After(deadline) {
-			t.Fatalf("nothing listens on port %d of the kit's stack after 10 s", port)
+			t.Fatalf("nothing listens on port %d of the kit's stack after 30 s", port)
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -151,7 +151,7 @@ func (p *linuxProc) wait(t *testing.T) string {
 func (s *peerSetup) waitLinuxListening(t *testing.T, port int, p *linuxProc) {
 	t.Helper()
 	testenv.NeedTool(t, "ss")
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		out, err := s.P.Exec("ss", "-Hltn", fmt.Sprintf("sport = :%d", port))
 		if err == nil && strings.Contains(string(out), "LISTEN") {
@@ -163,7 +163,7 @@ func (s *peerSetup) waitLinuxListening(t *testing.T, port int, p *linuxProc) {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("nothing listens on port %d in %s after 10 s (ss: %v %s)", port, s.P.Name, err, out)
+			t.Fatalf("nothing listens on port %d in %s after 30 s (ss: %v %s)", port, s.P.Name, err, out)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

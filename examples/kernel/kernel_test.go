@@ -54,10 +54,10 @@ func hostedInfo(t testing.TB) *boot.Info {
 // waitListening waits until a TCP endpoint of st listens on port.
 func waitListening(t testing.TB, st *netstack.Stack, port uint16) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !listening(st.GVisor(), port) {
 		if time.Now().After(deadline) {
-			t.Fatalf("nothing listens on port %d after 10 s", port)
+			t.Fatalf("nothing listens on port %d after 30 s", port)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -271,8 +271,8 @@ func TestNICFailureEndsKernel(t *testing.T) {
 		if code == 0 {
 			t.Errorf("transmitter exit status 0 after its NIC was closed mid-transfer")
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("transmitter still running 10 s after its kernel closed")
+	case <-time.After(30 * time.Second):
+		t.Fatalf("transmitter still running 30 s after its kernel closed")
 	}
 }
 
