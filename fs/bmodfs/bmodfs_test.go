@@ -4,6 +4,7 @@ import (
 	"errors"
 	"syscall"
 	"testing"
+	"testing/fstest"
 
 	"github.com/goskit/goskit/boot"
 	"github.com/goskit/goskit/fs"
@@ -64,5 +65,15 @@ func TestNewErrors(t *testing.T) {
 				t.Errorf("error %v does not name the last module", err)
 			}
 		})
+	}
+}
+
+func TestFSTest(t *testing.T) {
+	f, err := bmodfs.New(mods("etc/hosts", "etc/ssl/certs/ca.pem", "bin/sh", "README", "empty"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fstest.TestFS(fs.IOFS(f), "etc/hosts", "etc/ssl/certs/ca.pem", "bin/sh", "README", "empty"); err != nil {
+		t.Fatal(err)
 	}
 }

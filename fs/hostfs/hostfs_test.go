@@ -1,8 +1,17 @@
 package hostfs_test
 
 import (
+	"errors"
+	iofs "io/fs"
 	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
 	"testing"
+	"testing/fstest"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/goskit/goskit/fs"
 	"github.com/goskit/goskit/fs/fsbehave"
@@ -48,4 +57,187 @@ func TestBehaviourReadOnly(t *testing.T) {
 		t.Cleanup(func() { h.Close() })
 		return h
 	}, fsbehave.Options{ReadOnly: true})
+}
+
+func TestFSTest(t *testing.T) {
+	h, dir := newHost(t)
+	for p, data := range map[string]string{
+		"hello.txt":        "hello, world\n",
+		"empty":            "",
+		"sub/a.txt":        "a",
+		"sub/deeper/b.bin": "\x00\x01\x02",
+		"sub/deeper/c.txt": strings.Repeat("c", 70000),
+		"other/readme.md":  "# readme",
+		"setuid-file":      "s",
+	} {
+		full := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unix.Chmod(filepath.Join(dir, "setuid-file"), 0o4755)
+	os.Mkdir(filepath.Join(dir, "emptydir"), 0o700)
+	os.Symlink("sub/a.txt", filepath.Join(dir, "link-in"))
+	os.Symlink("../hello.txt", filepath.Join(dir, "sub", "link-up"))
+	if err := fstest.TestFS(fs.IOFS(h), "hello.txt", "empty", "sub/a.txt", "sub/deeper/b.bin",
+		"sub/deeper/c.txt", "other/readme.md", "setuid-file", "emptydir", "link-in", "sub/link-up"); err != nil {
+		t.Fatal(err)
+	}
+	// The io/fs view and the host agree on modes, set-uid included.
+	info, err := iofs.Stat(fs.IOFS(h), "setuid-file")
+	if err != nil || info.Mode() != iofs.ModeSetuid|0o755 {
+		t.Errorf("setuid-file: %v, %v", info.Mode(), err)
+	}
+}
+
+// TestFDs checks the descriptor accounting: nodes dropped are closed by
+// the runtime's cleanups, Close closes the rest, and nodes used after
+// Close give EBADF.
+func TestFDs(t *testing.T) {
+	h, dir := newHost(t)
+	os.WriteFile(filepath.Join(dir, "f"), []byte("data"), 0o644)
+	os.Mkdir(filepath.Join(dir, "d"), 0o755)
+	r, _ := h.Root()
+	base := h.OpenFDs()
+	const n = 500
+	for range n {
+		f, err := r.Lookup("f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.(fs.File).ReadAt(make([]byte, 4), 0) // a second descriptor
+		d, _ := r.Lookup("d")
+		d.(fs.Dir).ReadDir(0, 0) // and another
+	}
+	if got := h.OpenFDs(); got < base+n {
+		t.Logf("%d descriptors held after %d lookups (cleanups already ran for some)", got, n)
+	}
+	// Cleanups run after a collection; give the runtime a bounded number
+	// of collections to run them (not a timed wait).
+	for i := 0; i < 100 && h.OpenFDs() > base+10; i++ {
+		runtime.GC()
+		runtime.Gosched()
+	}
+	if got := h.OpenFDs(); got > base+10 {
+		t.Errorf("%d descriptors still held after dropping every node (base %d)", got, base)
+	}
+
+	keep, _ := r.Lookup("f")
+	keepDir, _ := r.Lookup("d")
+	before := countFDs(t)
+	held := h.OpenFDs()
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if h.OpenFDs() != 0 {
+		t.Errorf("%d descriptors after Close", h.OpenFDs())
+	}
+	if after := countFDs(t); before-after < held {
+		t.Errorf("process descriptors %d -> %d after Close, want %d fewer", before, after, held)
+	}
+	if _, err := keep.Stat(); !errors.Is(err, syscall.EBADF) {
+		t.Errorf("Stat after Close: %v", err)
+	}
+	if _, err := keep.(fs.File).ReadAt(make([]byte, 1), 0); !errors.Is(err, syscall.EBADF) {
+		t.Errorf("ReadAt after Close: %v", err)
+	}
+	if _, err := keepDir.(fs.Dir).Lookup("x"); !errors.Is(err, syscall.EBADF) {
+		t.Errorf("Lookup after Close: %v", err)
+	}
+	if _, err := h.Root(); !errors.Is(err, syscall.EBADF) {
+		t.Errorf("Root after Close: %v", err)
+	}
+	if err := h.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func countFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+func TestReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f"), []byte("data"), 0o644)
+	h, err := hostfs.New(dir, hostfs.ReadOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	r, _ := h.Root()
+	n, _ := r.Lookup("f")
+	f := n.(fs.File)
+	if _, err := f.WriteAt([]byte("x"), 0); !errors.Is(err, syscall.EROFS) {
+		t.Errorf("WriteAt: %v", err)
+	}
+	if err := f.(fs.Allocater).Allocate(0, 10, false); !errors.Is(err, syscall.EROFS) {
+		t.Errorf("Allocate: %v", err)
+	}
+	if err := f.(fs.Xattrer).SetXattr("user.a", nil, 0); !errors.Is(err, syscall.EROFS) {
+		t.Errorf("SetXattr: %v", err)
+	}
+	if _, err := r.(fs.Mknoder).Mknod("p", fs.ModeFIFO|0o644, 0, fs.Owner{}); !errors.Is(err, syscall.EROFS) {
+		t.Errorf("Mknod: %v", err)
+	}
+	p := make([]byte, 4)
+	if n, err := f.ReadAt(p, 0); n != 4 || string(p) != "data" {
+		t.Errorf("ReadAt: %d, %v", n, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "f")); string(b) != "data" {
+		t.Errorf("host file changed: %q", b)
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "file"), nil, 0o644)
+	for _, tt := range []struct {
+		path  string
+		errno syscall.Errno
+	}{
+		{filepath.Join(dir, "missing"), syscall.ENOENT},
+		{filepath.Join(dir, "file"), syscall.ENOTDIR},
+	} {
+		if _, err := hostfs.New(tt.path); !errors.Is(err, tt.errno) {
+			t.Errorf("New(%q): %v, want %v", tt.path, err, tt.errno)
+		}
+	}
+}
+
+// TestNoCrossMounts mounts a tmpfs below the root: it is reachable by
+// default and refused with EXDEV under NoCrossMounts.
+func TestNoCrossMounts(t *testing.T) {
+	testenv.NeedRoot(t)
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "mnt")
+	os.Mkdir(mnt, 0o755)
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
+		testenv.Unavailable(t, "mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	for _, tt := range []struct {
+		opts []hostfs.Option
+		want error
+	}{
+		{nil, nil},
+		{[]hostfs.Option{hostfs.NoCrossMounts()}, syscall.EXDEV},
+	} {
+		h, err := hostfs.New(dir, tt.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := h.Root()
+		_, err = r.Lookup("mnt")
+		if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+			t.Errorf("opts %d: Lookup mnt: %v, want %v", len(tt.opts), err, tt.want)
+		}
+		h.Close()
+	}
 }
