@@ -168,18 +168,22 @@ func (l *Lookup) SameMount(o *Lookup) bool { return l.pmnt != nil && l.pmnt == o
 
 // walker is the state of one resolution: the stack it started from (the
 // working directory's, or the root's) and the directories walked since.
-// It lives on the caller's stack: resolution allocates nothing for paths
-// of up to len(buf) components beyond the starting point.
+// It lives on the caller's stack, the first len(arr) directories walked
+// in an array inside it (no self-referencing slice, which would move it
+// to the heap): resolution allocates nothing for ordinary paths.
 type walker struct {
 	st    *nsState
 	base  []elem
 	nbase int
-	stack []elem
-	buf   [8]elem
+	n     int // directories walked: arr[:min(n, len(arr))], then more
+	arr   [6]elem
+	more  []elem
 }
 
 func (w *walker) start(abs bool) {
-	w.stack = w.stack[:0]
+	for w.n > 0 {
+		w.pop()
+	}
 	if abs {
 		w.base = w.st.root
 	} else {
@@ -189,20 +193,49 @@ func (w *walker) start(abs bool) {
 }
 
 func (w *walker) top() elem {
-	if n := len(w.stack); n > 0 {
-		return w.stack[n-1]
+	switch {
+	case w.n > len(w.arr):
+		return w.more[w.n-len(w.arr)-1]
+	case w.n > 0:
+		return w.arr[w.n-1]
 	}
 	return w.base[w.nbase-1]
 }
 
+func (w *walker) push(e elem) {
+	if w.n < len(w.arr) {
+		w.arr[w.n] = e
+	} else {
+		w.more = append(w.more[:w.n-len(w.arr)], e)
+	}
+	w.n++
+}
+
+func (w *walker) pop() {
+	w.n--
+	if w.n < len(w.arr) {
+		w.arr[w.n] = elem{}
+	}
+}
+
 // dotdot goes to the parent; at the root it stays.
 func (w *walker) dotdot() {
-	if n := len(w.stack); n > 0 {
-		w.stack[n-1] = elem{}
-		w.stack = w.stack[:n-1]
+	if w.n > 0 {
+		w.pop()
 	} else if w.nbase > 1 {
 		w.nbase--
 	}
+}
+
+// stack returns the full stack, base and walked.
+func (w *walker) stack() []elem {
+	s := make([]elem, 0, w.nbase+w.n)
+	s = append(s, w.base[:w.nbase]...)
+	s = append(s, w.arr[:min(w.n, len(w.arr))]...)
+	if w.n > len(w.arr) {
+		s = append(s, w.more[:w.n-len(w.arr)]...)
+	}
+	return s
 }
 
 // cross replaces e by the root of what is mounted on it, repeatedly (a
@@ -242,7 +275,6 @@ func (ns *Namespace) resolve(w *walker, path string, flags ResolveFlags) (Lookup
 		return Lookup{}, syscall.ENOENT
 	}
 	w.st = ns.state.Load()
-	w.stack = w.buf[:0]
 	w.start(path[0] == '/')
 	rest := path
 	links := 0
@@ -331,7 +363,7 @@ func (ns *Namespace) resolve(w *walker, path string, flags ResolveFlags) (Lookup
 		if err := w.st.cross(&e); err != nil {
 			return Lookup{}, err
 		}
-		w.stack = append(w.stack, e)
+		w.push(e)
 	}
 }
 
@@ -375,9 +407,7 @@ func (ns *Namespace) resolveDir(path string) ([]elem, error) {
 	if _, err := ns.resolve(&w, path+"/.", Follow); err != nil {
 		return nil, err
 	}
-	s := make([]elem, 0, w.nbase+len(w.stack))
-	s = append(s, w.base[:w.nbase]...)
-	return append(s, w.stack...), nil
+	return w.stack(), nil
 }
 
 // Chdir makes path the working directory: ENOENT if it does not exist,

@@ -141,6 +141,9 @@ func (s *System) Open(path string, flags int, mode uint32) (int, error) {
 	if flags&syscall.O_NOFOLLOW != 0 || (creat && flags&syscall.O_EXCL != 0) {
 		rf = 0
 	}
+	if creat {
+		rf |= fs.Entry // a trailing slash is EISDIR below, not ENOTDIR
+	}
 	l, err := ns.Resolve(path, rf)
 	if err != nil {
 		return -1, errno(err)
