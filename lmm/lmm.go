@@ -440,10 +440,20 @@ func (m *LMM) freeRange(r *region, p *node, a, b uint64) {
 	joinR := s != nil && s.start == b
 	switch {
 	case joinL && joinR:
-		e := s.end
-		m.dropNode(&r.t, s)
-		p.end = e
-		grew(p)
+		// Either node can hold the merged block; drop the one with at
+		// most one child, which unlinks without rotations. One of two
+		// neighbours always qualifies: if p has a right child, s is the
+		// leftmost node under it and has no left child.
+		if p.left == nil || p.right == nil {
+			s.start = p.start
+			m.dropNode(&r.t, p)
+			grew(s)
+		} else {
+			e := s.end
+			m.dropNode(&r.t, s)
+			p.end = e
+			grew(p)
+		}
 	case joinL:
 		p.end = b
 		grew(p)
