@@ -37,7 +37,9 @@
 // accepted), so its new parent and siblings stay unreachable, and a fresh
 // Lookup from the root no longer finds it. Only a host process that can
 // already write outside the root can arrange this; a user of this file
-// system cannot (every rename it makes stays beneath the root).
+// system cannot (every rename it makes stays beneath the root). The
+// VerifyBeneath option makes such a directory fail with ESTALE instead, as
+// far as a check before each call can (see there).
 //
 // # Descriptor cost
 //
@@ -89,10 +91,23 @@ type Option func(*config)
 type config struct {
 	readOnly bool
 	noXDev   bool
+	verify   bool
 }
 
 // ReadOnly makes every change fail with EROFS; files are opened read-only.
 func ReadOnly() Option { return func(c *config) { c.readOnly = true } }
+
+// VerifyBeneath makes every operation through a directory node other than
+// the root first check that the directory is still beneath the root (by
+// the kernel's current path names for both, read from /proc/self/fd): a
+// directory that a host process has moved outside the root then gives
+// ESTALE instead of acting inside the moved directory. It costs two
+// readlink calls per directory operation, and it narrows rather than
+// closes the window: a move that lands between the check and the call
+// still wins, and the call then acts inside the moved directory (never
+// above it), as without the option. File nodes are not checked: like open
+// files, they keep their identity wherever they are moved.
+func VerifyBeneath() Option { return func(c *config) { c.verify = true } }
 
 // NoCrossMounts keeps lookups on the root's host file system
 // (RESOLVE_NO_XDEV): a mount point below the root gives EXDEV.

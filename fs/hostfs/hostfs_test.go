@@ -241,3 +241,11 @@ func TestNoCrossMounts(t *testing.T) {
 		h.Close()
 	}
 }
+
+func TestBehaviourVerifyBeneath(t *testing.T) {
+	testenv.NeedRoot(t)
+	fsbehave.Run(t, func(t *testing.T) fs.FileSystem {
+		h, _ := newHost(t, hostfs.VerifyBeneath())
+		return h
+	}, fsbehave.Options{})
+}

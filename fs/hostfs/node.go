@@ -470,7 +470,55 @@ func (d *dir) at(op, name string, change bool, f func(dfd int) error) error {
 	if change && d.fs.cfg.readOnly {
 		return pathErr(op, name, syscall.EROFS)
 	}
-	return pathErr(op, name, d.h.do(f))
+	return pathErr(op, name, d.h.do(func(dfd int) error {
+		if err := d.beneath(dfd); err != nil {
+			return err
+		}
+		return f(dfd)
+	}))
+}
+
+// procReadlink returns the kernel's current path name for our fd.
+func procReadlink(fd int) (string, error) {
+	buf := make([]byte, unix.PathMax+64)
+	n, err := unix.Readlink(procPath(fd), buf)
+	if err != nil {
+		return "", err
+	}
+	if n == len(buf) {
+		return "", syscall.ENAMETOOLONG
+	}
+	return string(buf[:n]), nil
+}
+
+// beneath checks, under VerifyBeneath, that the directory behind dfd is
+// still the root or below it, by the kernel's own name for each
+// (/proc/self/fd/N). A directory moved out gives ESTALE. This narrows, and
+// cannot close, the window in which a host process moves it: there is no
+// atomic "beneath the root" for a call made relative to a held directory.
+func (d *dir) beneath(dfd int) error {
+	if !d.fs.cfg.verify || d == d.fs.root {
+		return nil
+	}
+	p, err := procReadlink(dfd)
+	if err != nil {
+		return err
+	}
+	var rp string
+	err = d.fs.root.h.do(func(rfd int) (err error) {
+		rp, err = procReadlink(rfd)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if rp != "/" {
+		rp += "/"
+	}
+	if !strings.HasPrefix(p, rp) {
+		return syscall.ESTALE
+	}
+	return nil
 }
 
 // Lookup opens name without following it (RESOLVE_BENEATH |
@@ -656,6 +704,9 @@ func (d *dir) Rename(oldName string, newDir fs.Dir, newName string) error {
 			return unix.Renameat2(dfd, oldName, dfd, newName, 0)
 		}
 		return nd.h.do(func(ndfd int) error {
+			if err := nd.beneath(ndfd); err != nil {
+				return err
+			}
 			return unix.Renameat2(dfd, oldName, ndfd, newName, 0)
 		})
 	})
@@ -677,6 +728,9 @@ var dtype = [...]fs.Mode{
 func (d *dir) ReadDir(cookie uint64, n int) ([]fs.DirEntry, error) {
 	var out []fs.DirEntry
 	err := d.withReadFD(func(fd int) error {
+		if err := d.beneath(fd); err != nil {
+			return err
+		}
 		if _, err := unix.Seek(fd, int64(cookie), io.SeekStart); err != nil {
 			return err
 		}

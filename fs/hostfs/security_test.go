@@ -286,23 +286,47 @@ func TestSymlinkSwapRace(t *testing.T) {
 }
 
 // TestDirMovedOut holds a directory node while another host process moves
-// the directory outside the root. The held node keeps its identity (a
-// descriptor follows renames), so operations on it act inside the moved
-// directory; nothing resolves above it: its new parent, the sentinel
-// beside it, stay unreachable, and the root no longer finds it.
+// the directory outside the root. By default the held node keeps its
+// identity (a descriptor follows renames), so operations on it act inside
+// the moved directory; nothing resolves above it: its new parent, the
+// sentinel beside it, stay unreachable, and the root no longer finds it.
+// Under VerifyBeneath, operations on it fail with ESTALE instead.
 func TestDirMovedOut(t *testing.T) {
-	_, r, root, outside := jail(t)
+	t.Run("default", func(t *testing.T) { dirMovedOut(t, false) })
+	t.Run("VerifyBeneath", func(t *testing.T) { dirMovedOut(t, true) })
+}
+
+func dirMovedOut(t *testing.T, verify bool) {
+	base := t.TempDir()
+	root, outside := filepath.Join(base, "root"), filepath.Join(base, "outside")
+	must(t, os.Mkdir(root, 0o755))
+	must(t, os.Mkdir(outside, 0o755))
+	must(t, os.WriteFile(filepath.Join(outside, "secret"), []byte(secret), 0o600))
 	must(t, os.Mkdir(filepath.Join(root, "held"), 0o755))
 	must(t, os.WriteFile(filepath.Join(root, "held", "inner"), []byte("inner"), 0o644))
 	must(t, os.Symlink("../secret", filepath.Join(root, "held", "up")))
+	must(t, os.WriteFile(filepath.Join(root, "mine"), []byte("mine"), 0o644))
+	var opts []hostfs.Option
+	if verify {
+		opts = append(opts, hostfs.VerifyBeneath())
+	}
+	h, err := hostfs.New(root, opts...)
+	must(t, err)
+	defer h.Close()
+	r, _ := h.Root()
 	n, err := r.Lookup("held")
 	must(t, err)
 	held := n.(fs.Dir)
 
+	// A rename inside the root changes nothing for the held node.
+	must(t, os.Rename(filepath.Join(root, "held"), filepath.Join(root, "held2")))
+	if _, err := held.Lookup("inner"); err != nil {
+		t.Errorf("after a rename inside the root: %v", err)
+	}
 	moved := filepath.Join(outside, "moved")
-	must(t, os.Rename(filepath.Join(root, "held"), moved))
+	must(t, os.Rename(filepath.Join(root, "held2"), moved))
 
-	if _, err := r.Lookup("held"); !errors.Is(err, syscall.ENOENT) {
+	if _, err := r.Lookup("held2"); !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("root still finds the moved dir: %v", err)
 	}
 	for _, name := range []string{"..", "../secret", "secret"} {
@@ -310,27 +334,36 @@ func TestDirMovedOut(t *testing.T) {
 			t.Errorf("Lookup(%q) in the moved dir reached %v", name, n)
 		}
 	}
-	up, err := held.Lookup("up")
-	must(t, err)
-	if _, ok := up.(fs.Symlink); !ok {
-		t.Errorf("up is %T", up)
-	}
-	// What the held node can still do, it does inside the moved directory.
-	f, err := held.Create("made-after-move", 0o644, fs.Owner{})
-	must(t, err)
-	f.WriteAt([]byte("new"), 0)
-	if _, err := os.Stat(filepath.Join(moved, "made-after-move")); err != nil {
-		t.Errorf("the create went elsewhere: %v", err)
-	}
-	ents, err := held.ReadDir(0, 0)
-	must(t, err)
-	for _, e := range ents {
-		if e.Name == "secret" || e.Name == "moved" {
-			t.Errorf("ReadDir of the moved dir lists its new parent's %q", e.Name)
+	_, lookupErr := held.Lookup("up")
+	_, createErr := held.Create("made-after-move", 0o644, fs.Owner{})
+	_, readDirErr := held.ReadDir(0, 0)
+	renameInErr := r.Rename("mine", held, "mine")
+	if verify {
+		for what, err := range map[string]error{"Lookup": lookupErr, "Create": createErr, "ReadDir": readDirErr, "Rename into": renameInErr} {
+			if !errors.Is(err, syscall.ESTALE) {
+				t.Errorf("%s in the moved dir: %v, want ESTALE", what, err)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(root, "mine")); err != nil {
+			t.Errorf("mine left the root: %v", err)
+		}
+	} else {
+		// What the held node can still do, it does inside the moved
+		// directory, and only there.
+		if lookupErr != nil || createErr != nil || readDirErr != nil || renameInErr != nil {
+			t.Errorf("held dir: Lookup %v, Create %v, ReadDir %v, Rename %v", lookupErr, createErr, readDirErr, renameInErr)
+		}
+		if _, err := os.Stat(filepath.Join(moved, "made-after-move")); err != nil {
+			t.Errorf("the create went elsewhere: %v", err)
+		}
+		ents, _ := held.ReadDir(0, 0)
+		for _, e := range ents {
+			if e.Name == "secret" || e.Name == "moved" {
+				t.Errorf("ReadDir of the moved dir lists its new parent's %q", e.Name)
+			}
 		}
 	}
 	checkOutside(t, outside, "moved")
-	must(t, os.RemoveAll(moved)) // for the jail's own final check
 	if _, err := os.Stat(filepath.Join(outside, "made-after-move")); err == nil {
 		t.Error("escape: a node appeared beside the sentinel")
 	}
