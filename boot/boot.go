@@ -8,8 +8,10 @@
 //
 // A hosted kernel, a Linux process, gets its Info from Hosted, which reads
 // the process's arguments, environment and module files. A bare-metal kernel
-// gets it from a parser of the boot protocol (Multiboot, PVH; later issues)
-// that fills the same types: SplitCommandLine and ParseCommandLine for the
+// gets it from a parser of the boot protocol, ParsePVH (the PVH start info
+// QEMU's -kernel hands an ELF kernel) or ParseMultiboot (Multiboot v1), which
+// read the boot loader's tables through an io.ReaderAt over physical memory
+// and fill the same types: SplitCommandLine and ParseCommandLine for the
 // command line, MemoryMap with E820 type values and Normalize for memory,
 // Module for modules.
 //
