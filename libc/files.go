@@ -206,7 +206,7 @@ func (s *System) Open(path string, flags int, mode uint32) (int, error) {
 			return -1, errno(err)
 		}
 	}
-	f := &file{of: o, closed: make(chan struct{}),
+	f := &file{of: o,
 		nonblk: flags&syscall.O_NONBLOCK != 0, cloexec: flags&syscall.O_CLOEXEC != 0}
 	return s.install(f), nil
 }

@@ -228,7 +228,9 @@ func (s *System) Close(fd int) error {
 func (f *file) close() error {
 	var err error
 	f.closeOnce.Do(func() {
-		close(f.closed)
+		if f.closed != nil { // files have none: nothing blocks on them
+			close(f.closed)
+		}
 		if f.sock != nil {
 			err = f.sock.close()
 		}
