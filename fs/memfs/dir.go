@@ -96,7 +96,8 @@ func (d *dir) add(name string, mode fs.Mode, owner fs.Owner, init func(*inode)) 
 	if err := d.prepare(name); err != nil {
 		return nil, err
 	}
-	n, err := d.fs.newInode(mode, owner)
+	now := d.fs.now() // one reading: the new node's times and the directory's agree
+	n, err := d.fs.newInodeAt(mode, owner, now)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +105,7 @@ func (d *dir) add(name string, mode fs.Mode, owner fs.Owner, init func(*inode)) 
 		init(n)
 	}
 	d.insert(name, n)
-	d.in().touch()
+	d.in().touchAt(now)
 	return n, nil
 }
 

@@ -129,38 +129,40 @@ func (f *file) zeroRange(idx int64, from, to int) {
 	}
 }
 
-// punch makes [off, end) a hole; f.mu is held. Whole pages are freed,
-// partial ones zeroed. It visits either the page range or the map,
-// whichever is smaller, so punching a huge range of a small file is cheap.
+// punch makes [off, end) a hole; f.mu is held and end <= f.size. Whole
+// pages are freed, partial ones zeroed; a page whose rest lies past the
+// end of the file is whole (bytes past the size are always zero). It visits
+// either the page range or the map, whichever is smaller, so punching a
+// huge range of a small file is cheap.
 func (f *file) punch(off, end int64) {
 	if off >= end {
 		return
 	}
-	first, last := off>>pageShift, (end-1)>>pageShift
-	if first == last {
-		f.zeroRange(first, int(off&(pageSize-1)), int((end-1)&(pageSize-1))+1)
+	lo := (off + pageSize - 1) >> pageShift // first whole page
+	hi := end >> pageShift                  // first page after the whole ones
+	if end >= f.size {
+		hi = (end + pageSize - 1) >> pageShift
+	}
+	if off&(pageSize-1) != 0 {
+		idx := off >> pageShift
+		f.zeroRange(idx, int(off&(pageSize-1)), int(min(pageSize, end-idx<<pageShift)))
+	}
+	if end&(pageSize-1) != 0 && end < f.size {
+		if idx := end >> pageShift; idx<<pageShift >= off {
+			f.zeroRange(idx, 0, int(end&(pageSize-1)))
+		}
+	}
+	if lo >= hi {
 		return
 	}
-	f.zeroRange(first, int(off&(pageSize-1)), pageSize)
-	f.zeroRange(last, 0, int((end-1)&(pageSize-1))+1)
-	lo, hi := first+1, last-1 // whole pages
-	if off&(pageSize-1) == 0 {
-		lo = first
-	}
-	if end&(pageSize-1) == 0 {
-		hi = last
-	}
-	if lo > hi {
-		return
-	}
-	if hi-lo < int64(len(f.pages)) {
-		for i := lo; i <= hi; i++ {
+	if hi-lo <= int64(len(f.pages)) {
+		for i := lo; i < hi; i++ {
 			f.dropPage(i)
 		}
 		return
 	}
 	for i := range f.pages {
-		if i >= lo && i <= hi {
+		if i >= lo && i < hi {
 			f.dropPage(i)
 		}
 	}

@@ -219,6 +219,11 @@ type dirent struct {
 }
 
 func (f *FS) newInode(mode fs.Mode, owner fs.Owner) (*inode, error) {
+	return f.newInodeAt(mode, owner, f.now())
+}
+
+// newInodeAt makes an inode with all three times set to now.
+func (f *FS) newInodeAt(mode fs.Mode, owner fs.Owner, now time.Time) (*inode, error) {
 	if f.maxInodes > 0 {
 		if f.inodes.Add(1) > f.maxInodes {
 			f.inodes.Add(-1)
@@ -227,7 +232,6 @@ func (f *FS) newInode(mode fs.Mode, owner fs.Owner) (*inode, error) {
 	} else {
 		f.inodes.Add(1)
 	}
-	now := f.now()
 	return &inode{
 		fs: f, ino: f.nextIno.Add(1), typ: mode.Type(), mode: mode, nlink: 1, owner: owner,
 		atime: now, mtime: now, ctime: now,
@@ -319,10 +323,11 @@ func (n *inode) setAttr(a fs.SetAttr) error {
 
 // touch sets mtime and ctime to now (a directory's entries changed, a
 // file's data changed).
-func (n *inode) touch() {
+func (n *inode) touch() { n.touchAt(n.fs.now()) }
+
+func (n *inode) touchAt(now time.Time) {
 	n.mu.Lock()
-	n.mtime = n.fs.now()
-	n.ctime = n.mtime
+	n.mtime, n.ctime = now, now
 	n.mu.Unlock()
 }
 
