@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -287,5 +288,55 @@ func TestPcap(t *testing.T) {
 	}
 	if want := 1 + 1048576 + 1; maxAck != want {
 		t.Errorf("tshark: the receiver acknowledged up to relative sequence %d, want %d", maxAck, want)
+	}
+}
+
+// freePort returns a TCP port free on the loopback address host just now;
+// it skips the test if host is not configured.
+func freePort(t *testing.T, host string) int {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Skipf("no loopback %s here: %v", host, err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestHostSockets runs both sides with -nic host over loopback: the same
+// program on Linux's own TCP, the native baseline. The transmitter retries
+// while the receiver is not listening yet.
+func TestHostSockets(t *testing.T) {
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		t.Run(host, func(t *testing.T) {
+			port := fmt.Sprint(freePort(t, host))
+			var rout bytes.Buffer
+			rdone := make(chan int, 1)
+			go func() { rdone <- ttcp.Run([]string{"ttcp", "-r", "-s", "-nic", "host", "-p", port}, &rout) }()
+			var tout bytes.Buffer
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				tout.Reset()
+				code := ttcp.Run([]string{"ttcp", "-t", "-s", "-n", "512", "-nic", "host", "-p", port, host}, &tout)
+				if code == 0 {
+					break
+				}
+				if !strings.Contains(tout.String(), "connection refused") || time.Now().After(deadline) {
+					t.Fatalf("transmitter: exit status %d:\n%s", code, tout.String())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			select {
+			case code := <-rdone:
+				if code != 0 || !strings.Contains(rout.String(), "ttcp-r: 4194304 bytes in") || !strings.Contains(rout.String(), "(pattern verified)") {
+					t.Errorf("receiver: exit status %d:\n%s", code, rout.String())
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatal("receiver still running 60 s after the transmitter ended")
+			}
+			if !strings.Contains(tout.String(), "ttcp-t: 4194304 bytes in") {
+				t.Errorf("transmitter's summary missing:\n%s", tout.String())
+			}
+		})
 	}
 }
