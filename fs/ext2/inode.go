@@ -88,8 +88,8 @@ func (in *inode) setLinks(n uint32) { in.put16(iLinks, uint16(n)) }
 func (in *inode) generation() uint32 {
 	return in.u32(iGeneration)
 }
-func (in *inode) flags() uint32        { return in.u32(iFlags) }
-func (in *inode) block(i int) uint32   { return in.u32(iBlock + 4*i) }
+func (in *inode) flags() uint32      { return in.u32(iFlags) }
+func (in *inode) block(i int) uint32 { return in.u32(iBlock + 4*i) }
 func (in *inode) setBlock(i int, v uint32) {
 	in.put32(iBlock+4*i, v)
 }

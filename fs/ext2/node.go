@@ -89,6 +89,13 @@ func (n node) Stat() (fs.Attr, error) {
 		return fs.Attr{}, err
 	}
 	in, err := n.get()
+	if isErrno(err, syscall.ENOENT) {
+		// A removed node still stats, with no links, as fstat(2) of an
+		// open file does, until its inode is reused.
+		if in, gerr := f.getInode(n.ino); gerr == nil && in.generation() == n.gen && in.links() == 0 && in.mode() != 0 {
+			return f.attr(in), nil
+		}
+	}
 	if err != nil {
 		return fs.Attr{}, err
 	}
