@@ -543,7 +543,7 @@ func (st *Stack) ListenTCP(laddr netip.AddrPort, opts SocketOptions) (*TCPListen
 	if backlog <= 0 {
 		backlog = 128
 	}
-	if terr := ep.Listen(backlog); terr != nil {
+	if terr := ep.Listen(acceptQueueCapacity(backlog)); terr != nil {
 		ep.Close()
 		return nil, opError("listen", "tcp", nil, net.TCPAddrFromAddrPort(laddr), tcpipErr(terr))
 	}

@@ -75,11 +75,17 @@ func (s *Socket) Bind(ap netip.AddrPort) error { return sockErr(s.ep.Bind(fullAd
 // Listen makes a bound (or, as Linux, an unbound: port chosen) TCP socket
 // listen.
 func (s *Socket) Listen(backlog int) error {
-	if backlog <= 0 {
-		// Linux accepts 0 and negative backlogs; gVisor treats them as 1.
-		backlog = 1
-	}
-	return sockErr(s.ep.Listen(backlog))
+	return sockErr(s.ep.Listen(acceptQueueCapacity(backlog)))
+}
+
+// acceptQueueCapacity turns listen(2)'s backlog into the capacity gVisor's
+// Listen takes. Linux accepts backlog+1 connections (and 0 or a negative
+// backlog means 0, so one); gVisor's own listen(2) adds the one too. Passing
+// the bare backlog made a backlog-1 listener (classic ttcp's) answer its
+// first SYN with a SYN cookie, which cannot carry window scaling or SACK.
+func acceptQueueCapacity(backlog int) int {
+	const somaxconn = 4096 // Linux's net.core.somaxconn default
+	return min(max(backlog, 0), somaxconn) + 1
 }
 
 // Accept takes a pending connection, or returns syscall.EAGAIN.
