@@ -117,12 +117,14 @@ var benchCases = []benchCase{
 
 // BenchmarkFragmented measures allocation+free pairs on fragmented states of
 // 1,000, 100,000 and 1,000,000 free blocks, the manager ("tree") side by
-// side with the reference first fit ("firstfit"). Each state is built once,
-// when a sub-benchmark first needs it.
+// side with the reference first fit ("firstfit"). Each case gets a freshly
+// built state (when a sub-benchmark first needs it), so a case never sees
+// the tree shape an earlier case left: the blocks are the same after every
+// pair, but the treap nodes holding them are not.
 func BenchmarkFragmented(b *testing.B) {
 	for _, n := range []int{1000, 100_000, 1_000_000} {
-		state := sync.OnceValue(func() *fragState { return buildFrag(n) })
 		for _, c := range benchCases {
+			state := sync.OnceValue(func() *fragState { return buildFrag(n) })
 			for _, impl := range []string{"tree", "firstfit"} {
 				b.Run(fmt.Sprintf("n=%d/%s/%s", n, c.name, impl), func(b *testing.B) {
 					st := state()

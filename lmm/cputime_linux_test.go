@@ -33,8 +33,8 @@ func TestCPUTime(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	for _, n := range []int{1000, 100_000, 1_000_000} {
-		st := buildFrag(n)
 		for _, c := range benchCases {
+			st := buildFrag(n) // fresh for each case, as in BenchmarkFragmented
 			var best [2]time.Duration
 			for k, m := range []model{st.m, st.ref} {
 				// Enough iterations for the tick-grained CPU clock.
