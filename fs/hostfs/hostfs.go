@@ -47,9 +47,13 @@
 // read or written holds one more, and a directory that has been listed or
 // synced holds one more. Lookup makes a new node (and descriptor) each
 // time. A node's descriptors are closed when the node becomes unreachable
-// (a runtime cleanup), or all at once by Close. OpenFDs reports how many
-// are held, so a server that keeps many nodes can watch its
-// RLIMIT_NOFILE budget.
+// (a runtime cleanup), or at once by the node's Release method (for a
+// server that knows when it drops a node, as a 9P clunk), or all at once by
+// Close. Because the collector cannot see descriptors, the file system
+// starts a collection itself when the count it holds doubles past 1024,
+// and collects and retries when the process runs out (EMFILE). OpenFDs
+// reports how many are held, so a server that keeps many nodes can watch
+// its RLIMIT_NOFILE budget.
 //
 // # Execution environment
 //
@@ -67,6 +71,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/goskit/goskit/fs"
 	"golang.org/x/sys/unix"
@@ -80,8 +85,13 @@ type FS struct {
 
 	mu     sync.Mutex
 	fds    map[*handle]struct{}
+	gcAt   int // a collection is started when len(fds) reaches this
 	closed bool
 }
+
+// minGCAt is the descriptor count below which no collection is started
+// for descriptors' sake.
+const minGCAt = 1024
 
 var _ fs.FileSystem = (*FS)(nil)
 
@@ -117,7 +127,7 @@ func NoCrossMounts() Option { return func(c *config) { c.noXDev = true } }
 // is resolved normally (it is the caller's choice); everything below it is
 // confined.
 func New(path string, opts ...Option) (*FS, error) {
-	f := &FS{fds: make(map[*handle]struct{})}
+	f := &FS{fds: make(map[*handle]struct{}), gcAt: minGCAt}
 	for _, o := range opts {
 		o(&f.cfg)
 	}
@@ -255,6 +265,15 @@ func (f *FS) track(fd int) (*handle, error) {
 	}
 	h := &handle{fd: fd}
 	f.fds[h] = struct{}{}
+	if n := len(f.fds); n >= f.gcAt {
+		// Descriptors are a resource the collector cannot see: nodes are
+		// small, so many dropped nodes may hold thousands of descriptors
+		// before the heap grows enough for a collection. Start one now;
+		// the threshold doubles so nodes that are really live do not
+		// cause a collection per lookup.
+		f.gcAt = 2 * n
+		go runtime.GC()
+	}
 	return h, nil
 }
 
@@ -263,6 +282,9 @@ func (f *FS) release(h *handle) {
 	h.close()
 	f.mu.Lock()
 	delete(f.fds, h)
+	if n := len(f.fds); f.gcAt > minGCAt && n < f.gcAt/4 {
+		f.gcAt = max(minGCAt, f.gcAt/2)
+	}
 	f.mu.Unlock()
 }
 
@@ -285,13 +307,29 @@ func (f *FS) openat(dfd int, name string, flags int, mode uint32) (int, error) {
 		Mode:    uint64(mode),
 		Resolve: f.resolve,
 	}
-	for i := 0; ; i++ {
+	for i, j := 0, 0; ; i++ {
 		fd, err := unix.Openat2(dfd, name, how)
 		if err == unix.EAGAIN && i < 64 {
 			continue
 		}
+		if (err == unix.EMFILE || err == unix.ENFILE) && j < 4 {
+			j++
+			relieve(j)
+			continue
+		}
 		return fd, err
 	}
+}
+
+// relieve is called when the process is out of descriptors: a collection
+// lets the cleanups of dropped nodes close theirs. Cleanups run on their
+// own goroutine after the collection, so the caller retries a few times,
+// waiting a little longer each time (attempt 1 to 4: at most 10 ms in
+// all).
+func relieve(attempt int) {
+	runtime.GC()
+	runtime.Gosched()
+	time.Sleep(time.Duration(attempt) * time.Millisecond)
 }
 
 // procPath names the inode behind our own descriptor fd.

@@ -125,6 +125,31 @@ func TestFDs(t *testing.T) {
 		t.Errorf("%d descriptors still held after dropping every node (base %d)", got, base)
 	}
 
+	// Release closes a node's descriptors at once.
+	for _, name := range []string{"f", "d"} {
+		before := h.OpenFDs()
+		n, _ := r.Lookup(name)
+		if f, ok := n.(fs.File); ok {
+			f.ReadAt(make([]byte, 1), 0)
+		} else {
+			n.(fs.Dir).ReadDir(0, 0)
+		}
+		if got := h.OpenFDs(); got != before+2 {
+			t.Errorf("%s: %d descriptors for a used node, want 2", name, got-before)
+		}
+		n.(interface{ Release() }).Release()
+		if got := h.OpenFDs(); got != before {
+			t.Errorf("%s: %d descriptors after Release, want %d", name, got, before)
+		}
+		if _, err := n.Stat(); !errors.Is(err, syscall.EBADF) {
+			t.Errorf("%s: Stat after Release: %v", name, err)
+		}
+	}
+	r.(interface{ Release() }).Release() // the root is not released
+	if _, err := r.Stat(); err != nil {
+		t.Errorf("root after Release: %v", err)
+	}
+
 	keep, _ := r.Lookup("f")
 	keepDir, _ := r.Lookup("d")
 	before := countFDs(t)

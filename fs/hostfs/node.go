@@ -57,6 +57,41 @@ var (
 	_ fs.Xattrer   = (*special)(nil)
 )
 
+// Release closes the node's descriptors now instead of when the node is
+// garbage collected; the node must not be used afterwards (it gives
+// EBADF). The root is released only by the file system's Close.
+func (n *node) Release() {
+	if n == &n.fs.root.node {
+		return
+	}
+	n.fs.release(n.h)
+}
+
+// Release closes the directory's descriptors; see node.Release.
+func (d *dir) Release() {
+	if d == d.fs.root {
+		return
+	}
+	d.mu.Lock()
+	rd := d.rd
+	d.mu.Unlock()
+	if rd != nil {
+		d.fs.release(rd)
+	}
+	d.node.Release()
+}
+
+// Release closes the file's descriptors; see node.Release.
+func (fl *file) Release() {
+	fl.mu.Lock()
+	io := fl.io
+	fl.mu.Unlock()
+	if io != nil {
+		fl.fs.release(io)
+	}
+	fl.node.Release()
+}
+
 func pathErr(op, name string, err error) error {
 	if err == nil {
 		return nil
@@ -294,13 +329,23 @@ func (fl *file) ioHandle(write bool) (*handle, error) {
 	var fd int
 	writable := false
 	err := fl.h.do(func(pfd int) error {
+		open := func(flags int) (int, error) {
+			for j := 1; ; j++ {
+				fd, err := unix.Open(procPath(pfd), flags|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+				if (err == unix.EMFILE || err == unix.ENFILE) && j <= 4 {
+					relieve(j)
+					continue
+				}
+				return fd, err
+			}
+		}
 		var err error
 		if !fl.fs.cfg.readOnly {
-			fd, err = unix.Open(procPath(pfd), unix.O_RDWR|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+			fd, err = open(unix.O_RDWR)
 			writable = err == nil
 		}
 		if fl.fs.cfg.readOnly || (err != nil && !write && err != unix.ENOENT) {
-			fd, err = unix.Open(procPath(pfd), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+			fd, err = open(unix.O_RDONLY)
 		}
 		if err != nil {
 			if err == unix.ENOENT {
@@ -546,8 +591,14 @@ func (d *dir) Create(name string, perm fs.Mode, owner fs.Owner) (fs.File, error)
 			return err
 		}
 		if err := settle(fd, perm, owner, false); err != nil {
+			// Remove what we made, if the name is still ours.
+			st, serr := fstat(fd)
+			var now unix.Stat_t
+			if serr == nil && unix.Fstatat(dfd, name, &now, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+				now.Dev == st.Dev && now.Ino == st.Ino {
+				unix.Unlinkat(dfd, name, 0)
+			}
 			unix.Close(fd)
-			unix.Unlinkat(dfd, name, 0)
 			return err
 		}
 		n, err = d.fs.newNode(fd, true)

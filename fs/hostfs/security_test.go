@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -374,4 +375,49 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// FuzzName gives every naming operation arbitrary names: each either
+// fails or makes exactly that one entry directly in the root, and nothing
+// appears outside.
+func FuzzName(f *testing.F) {
+	for _, s := range []string{"a", "..", "../x", "/etc/passwd", "a/b", "", ".", "x\x00y", "...", "\xff\xfe", " ", strings.Repeat("n", 256)} {
+		f.Add(s)
+	}
+	base := f.TempDir()
+	root, outside := filepath.Join(base, "root"), filepath.Join(base, "outside")
+	os.Mkdir(root, 0o755)
+	os.Mkdir(outside, 0o755)
+	os.WriteFile(filepath.Join(outside, "secret"), []byte(secret), 0o600)
+	h, err := hostfs.New(root)
+	if err != nil {
+		f.Fatal(err)
+	}
+	r, _ := h.Root()
+	me := fs.Owner{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+	f.Fuzz(func(t *testing.T, name string) {
+		ops := []func() error{
+			func() error { _, err := r.Create(name, 0o644, me); return err },
+			func() error { _, err := r.Mkdir(name, 0o755, me); return err },
+			func() error { _, err := r.Symlink(name, "../outside/secret", me); return err },
+			func() error { _, err := r.(fs.Mknoder).Mknod(name, fs.ModeFIFO|0o600, 0, me); return err },
+		}
+		for i, op := range ops {
+			err := op()
+			ents, _ := os.ReadDir(root)
+			switch {
+			case err != nil && len(ents) != 0:
+				t.Fatalf("op %d on %q failed (%v) but made %v", i, name, err, ents)
+			case err == nil && (len(ents) != 1 || ents[0].Name() != name):
+				t.Fatalf("op %d on %q made %v", i, name, ents)
+			}
+			if err == nil {
+				if _, err := r.Lookup(name); err != nil {
+					t.Fatalf("Lookup %q after op %d: %v", name, i, err)
+				}
+				os.RemoveAll(filepath.Join(root, name))
+			}
+			checkOutside(t, outside)
+		}
+	})
 }
