@@ -33,6 +33,9 @@ func pipeFS(t testing.TB, fsys fs.FileSystem, opts *Options) fs.FileSystem {
 		c.Close()
 		srv.Close()
 		<-done
+		if n := srv.panics.Load(); n != 0 {
+			t.Errorf("%d handler panics (answered with EFAULT)", n)
+		}
 	})
 	return c
 }

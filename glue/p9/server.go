@@ -4,7 +4,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -52,7 +54,30 @@ type Server struct {
 	lns    map[net.Listener]struct{}
 	conns  map[net.Conn]struct{}
 	wg     sync.WaitGroup
+
+	// panics counts handler panics p9 recovered from (it answers them
+	// with EFAULT); tests require none.
+	panics atomic.Int64
 }
+
+// p9Log receives p9's log lines. p9 formats a line for every message it
+// sends or receives; only its problem reports are formatted and kept.
+type p9Log struct{ s *Server }
+
+func (l p9Log) Printf(format string, v ...any) {
+	switch {
+	case strings.HasPrefix(format, "panic in handler"):
+		l.s.panics.Add(1)
+	case strings.HasPrefix(format, "p9.recv"), strings.HasPrefix(format, "p9.send"):
+	default:
+		return
+	}
+	if l.s.opts.Logf != nil {
+		l.s.opts.Logf("9p server: "+format, v...)
+	}
+}
+
+func (l p9Log) Print(v ...any) {}
 
 // NewServer returns a server of fsys. It serves nothing until Serve or
 // ServeConn is called.
@@ -127,7 +152,7 @@ func (s *Server) ServeConn(conn net.Conn) error {
 	// One p9 server per connection: its attacher then knows the
 	// connection's attach uid. p9's path tree, which tracks fids for
 	// renames, only concerns the fids of one connection anyway.
-	srv := hp.NewServer(cs)
+	srv := hp.NewServer(cs, hp.WithServerLogger(p9Log{s}))
 	return srv.Handle(sc, sc)
 }
 

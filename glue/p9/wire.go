@@ -200,10 +200,9 @@ type serverConn struct {
 	msize atomic.Uint32 // 0 until an Rversion with a version went out
 	uid   atomic.Uint32 // n_uname of the latest Tattach
 
-	vmu      sync.Mutex
-	vwait    chan struct{} // closed when the Tversion in flight is answered
-	vtag     uint16
-	versions int // Tversions passed to p9
+	vmu   sync.Mutex
+	vwait chan struct{} // closed when the Tversion in flight is answered
+	vtag  uint16
 }
 
 func newServerConn(conn net.Conn, maxMsize uint32) *serverConn {
@@ -222,7 +221,7 @@ func (c *serverConn) sent(msg []byte) bool {
 	tag := binary.LittleEndian.Uint16(msg[5:])
 	c.vmu.Lock()
 	defer c.vmu.Unlock()
-	if c.vwait == nil || tag != c.vtag {
+	if c.vwait == nil || (tag != c.vtag && tag != noTag) {
 		return true
 	}
 	if typ == msgRversion {
@@ -288,29 +287,26 @@ func (c *serverConn) next() error {
 			if err != nil {
 				return err
 			}
-			c.vmu.Lock()
-			again := c.versions > 0
-			c.vmu.Unlock()
-			if again {
+			m, _, ok := parseVersion(b[hdrLen:])
+			switch {
+			case msize != 0:
 				// A second Tversion would make p9 replace its buffer
 				// pool under requests in flight.
-				if err := c.fw.inject(rlerror(tag, syscall.EINVAL)); err != nil {
-					return err
-				}
-				continue
-			}
-			m, _, ok := parseVersion(b[hdrLen:])
-			if ok && m < minMsize {
-				if err := c.fw.inject(rlerror(tag, syscall.EINVAL)); err != nil {
-					return err
-				}
-				continue
-			}
-			if ok && m > c.max {
+				ok = false
+			case ok && m < minMsize:
+				ok = false
+			case ok && m > c.max:
 				binary.LittleEndian.PutUint32(b[hdrLen:], c.max)
 			}
+			if !ok {
+				// Answered here: p9 answers a malformed Tversion
+				// with tag NOTAG, which would not settle the wait.
+				if err := c.fw.inject(rlerror(tag, syscall.EINVAL)); err != nil {
+					return err
+				}
+				continue
+			}
 			c.vmu.Lock()
-			c.versions++
 			c.vwait = make(chan struct{})
 			c.vtag = tag
 			c.vmu.Unlock()
