@@ -2,6 +2,9 @@ package memfs_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/goskit/goskit/fs"
@@ -167,3 +170,92 @@ func BenchmarkParallelWrite(b *testing.B) {
 }
 
 var _ fs.File
+
+// The host's tmpfs through package os, the baseline the issue compares
+// with (skipped where /dev/shm is not a tmpfs).
+func shmDir(b *testing.B) string {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs("/dev/shm", &st); err != nil || st.Type != 0x01021994 {
+		b.Skip("no tmpfs at /dev/shm")
+	}
+	d, err := os.MkdirTemp("/dev/shm", "memfs-bench")
+	if err != nil {
+		b.Skip(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+func BenchmarkTmpfsCreateWrite4K(b *testing.B) {
+	d := shmDir(b)
+	ns := names(round)
+	b.SetBytes(4096)
+	b.ResetTimer()
+	for i := range b.N {
+		if i%round == 0 && i > 0 {
+			b.StopTimer()
+			for _, n := range ns {
+				os.Remove(filepath.Join(d, n))
+			}
+			b.StartTimer()
+		}
+		f, err := os.OpenFile(filepath.Join(d, ns[i%round]), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Write(page4k)
+		f.Close()
+	}
+}
+
+func BenchmarkTmpfsStat(b *testing.B) {
+	d := shmDir(b)
+	ns := names(round)
+	for _, n := range ns {
+		os.WriteFile(filepath.Join(d, n), nil, 0o644)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := os.Stat(filepath.Join(d, ns[i%round])); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkTmpfsSeqWrite64M(b *testing.B) {
+	d := shmDir(b)
+	buf := make([]byte, chunk)
+	b.SetBytes(bulk)
+	b.ResetTimer()
+	for i := range b.N {
+		p := filepath.Join(d, fmt.Sprint(i))
+		f, _ := os.Create(p)
+		for off := 0; off < bulk; off += chunk {
+			if _, err := f.Write(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+		f.Close()
+		b.StopTimer()
+		os.Remove(p)
+		b.StartTimer()
+	}
+}
+
+func BenchmarkTmpfsSeqRead64M(b *testing.B) {
+	d := shmDir(b)
+	buf := make([]byte, chunk)
+	p := filepath.Join(d, "f")
+	os.WriteFile(p, make([]byte, bulk), 0o644)
+	f, _ := os.Open(p)
+	defer f.Close()
+	b.SetBytes(bulk)
+	b.ResetTimer()
+	for range b.N {
+		for off := int64(0); off < bulk; off += chunk {
+			if _, err := f.ReadAt(buf, off); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
