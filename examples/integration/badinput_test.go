@@ -268,9 +268,9 @@ func TestBadFramesThroughWire(t *testing.T) {
 		{"b to a over IPv6", kb, ka, kernel.EmbeddedTransmitter6.Addr(), 5002},
 	} {
 		before := len(out.String())
-		tcode, rcode := kitTransfer(t, tc.tx, tc.rx, tc.to, ttcpOpts(2048, tc.port), 60*time.Second)
+		tcode, rcode := kitTransfer(t, tc.tx, tc.rx, tc.to, ttcpOpts(verifiedBufs(), tc.port), 60*time.Second)
 		got := out.String()[before:]
-		if tcode != 0 || rcode != 0 || !strings.Contains(got, "ttcp-r: 16777216 bytes in") || !strings.Contains(got, "(pattern verified)") {
+		if tcode != 0 || rcode != 0 || !strings.Contains(got, verifiedLine(verifiedBufs())) || !strings.Contains(got, "(pattern verified)") {
 			t.Errorf("%s after the garbage: exit statuses %d, %d; console:\n%s", tc.name, tcode, rcode, got)
 		}
 	}

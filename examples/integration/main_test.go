@@ -107,6 +107,20 @@ func listening(s *stack.Stack, port uint16) bool {
 	return false
 }
 
+// verifiedBufs is how many 8 KiB buffers a verified transfer sends: 16 MiB,
+// or 4 MiB under -short (the race detector's run; the full size runs
+// without it).
+func verifiedBufs() int {
+	if testing.Short() {
+		return 512
+	}
+	return 2048
+}
+
+// verifiedLine is what a receiver's summary of a verified transfer of nbuf
+// buffers starts with.
+func verifiedLine(nbuf int) string { return fmt.Sprintf("ttcp-r: %d bytes in ", nbuf*8192) }
+
 // ttcpOpts are verified-transfer options: nbuf buffers of 8 KiB on port.
 func ttcpOpts(nbuf, port int) ttcp.Options {
 	return ttcp.Options{BufLen: 8192, NumBufs: nbuf, Port: port, Pattern: true, Format: "m"}

@@ -196,35 +196,35 @@ func (s *peerSetup) kitToLinux(t *testing.T, to netip.Addr, port int) {
 	t.Helper()
 	lin := s.linux(t, 60*time.Second, "ttcp", "-r", "-s", "-p", fmt.Sprint(port))
 	s.waitLinuxListening(t, port, lin)
-	o := ttcpOpts(2048, port)
+	o := ttcpOpts(verifiedBufs(), port)
 	o.Transmit, o.Host = true, to.String()
 	before := len(s.out.String())
 	if code := s.runKit(t, 60*time.Second, "ttcp-t", func(sys *libc.System) int { return ttcp.Main(sys, o, s.nic) }); code != 0 {
 		t.Fatalf("kit's ttcp -t to %v: exit status %d; console:\n%s", to, code, s.out.String()[before:])
 	}
 	got := lin.wait(t)
-	if !strings.Contains(got, "ttcp-r: 16777216 bytes in") || !strings.Contains(got, "(pattern verified)") {
-		t.Errorf("Linux receiver did not verify 16777216 bytes:\n%s", got)
+	if !strings.Contains(got, verifiedLine(o.NumBufs)) || !strings.Contains(got, "(pattern verified)") {
+		t.Errorf("Linux receiver did not verify %d bytes:\n%s", o.NumBufs*8192, got)
 	}
 }
 
 // linuxToKit: Linux transmits a verified ttcp to the kit at to.
 func (s *peerSetup) linuxToKit(t *testing.T, to netip.Addr, port int) {
 	t.Helper()
-	o := ttcpOpts(2048, port)
+	o := ttcpOpts(verifiedBufs(), port)
 	o.Receive = true
 	before := len(s.out.String())
 	done := s.startKit("ttcp-r", func(sys *libc.System) int { return ttcp.Main(sys, o, s.nic) })
 	waitListening(t, s.kit.Stack, uint16(port))
-	lin := s.linux(t, 60*time.Second, "ttcp", "-t", "-s", "-p", fmt.Sprint(port), to.String())
+	lin := s.linux(t, 60*time.Second, "ttcp", "-t", "-s", "-n", fmt.Sprint(o.NumBufs), "-p", fmt.Sprint(port), to.String())
 	got := lin.wait(t)
-	if !strings.Contains(got, "ttcp-t: 16777216 bytes in") {
+	if !strings.Contains(got, fmt.Sprintf("ttcp-t: %d bytes in", o.NumBufs*8192)) {
 		t.Errorf("Linux transmitter's summary missing:\n%s", got)
 	}
 	select {
 	case code := <-done:
 		console := s.out.String()[before:]
-		if code != 0 || !strings.Contains(console, "ttcp-r: 16777216 bytes in") || !strings.Contains(console, "(pattern verified)") {
+		if code != 0 || !strings.Contains(console, verifiedLine(o.NumBufs)) || !strings.Contains(console, "(pattern verified)") {
 			t.Errorf("kit's ttcp -r: exit status %d; console:\n%s", code, console)
 		}
 	case <-time.After(30 * time.Second):
