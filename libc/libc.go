@@ -1,6 +1,7 @@
 // Package libc provides goskit's minimal POSIX-style system layer, the Go
 // form of the OSKit's minimal C library and its POSIX glue: one file
-// descriptor table over the console and sockets, errors as syscall.Errno
+// descriptor table over the console, sockets and files (a namespace of
+// goskit file systems given by FS; see files.go), errors as syscall.Errno
 // values, unbuffered Printf to the console, argv and environment from boot
 // information, clocks, sleep and exit.
 //
