@@ -173,6 +173,7 @@ func (l *Lookup) SameMount(o *Lookup) bool { return l.pmnt != nil && l.pmnt == o
 // to the heap): resolution allocates nothing for ordinary paths.
 type walker struct {
 	st    *nsState
+	at    []elem // where relative paths start, if not the working directory
 	base  []elem
 	nbase int
 	n     int // directories walked: arr[:min(n, len(arr))], then more
@@ -184,9 +185,12 @@ func (w *walker) start(abs bool) {
 	for w.n > 0 {
 		w.pop()
 	}
-	if abs {
+	switch {
+	case abs:
 		w.base = w.st.root
-	} else {
+	case w.at != nil:
+		w.base = w.at
+	default:
 		w.base = w.st.cwd
 	}
 	w.nbase = len(w.base)
@@ -267,6 +271,20 @@ func (ns *Namespace) Resolve(path string, flags ResolveFlags) (Lookup, error) {
 		return Lookup{}, syscall.ENAMETOOLONG
 	}
 	var w walker
+	return ns.resolve(&w, path, flags)
+}
+
+// ResolveAt is Resolve with relative paths starting at the directory at
+// (the *at(2) calls' dirfd) instead of the working directory; a nil at is
+// the working directory.
+func (ns *Namespace) ResolveAt(at *Location, path string, flags ResolveFlags) (Lookup, error) {
+	if len(path) >= PathMax {
+		return Lookup{}, syscall.ENAMETOOLONG
+	}
+	var w walker
+	if at != nil {
+		w.at = at.stack
+	}
 	return ns.resolve(&w, path, flags)
 }
 
@@ -392,19 +410,73 @@ func isErrno(err error, e syscall.Errno) bool {
 	return false
 }
 
+// Location is a directory's place in a namespace: the directories walked
+// from the root to it. It is what a working directory is, and what an
+// open directory (an *at(2) call's dirfd) needs: ".." from it goes back
+// the way it was reached, and it keeps naming the same directory when
+// that is renamed. It is immutable.
+type Location struct{ stack []elem }
+
+// Dir returns the directory.
+func (l *Location) Dir() Dir { return l.stack[len(l.stack)-1].dir }
+
+// Path returns the names the directory was reached by from the root, as
+// Getwd.
+func (l *Location) Path() string {
+	if len(l.stack) == 1 {
+		return "/"
+	}
+	var b strings.Builder
+	for _, e := range l.stack[1:] {
+		b.WriteByte('/')
+		b.WriteString(e.name)
+	}
+	return b.String()
+}
+
+// Locate resolves path (relative to at, or the working directory if at is
+// nil) to a directory, following a final symlink: ENOENT, ENOTDIR if it
+// is not a directory.
+func (ns *Namespace) Locate(at *Location, path string) (*Location, error) {
+	var w walker
+	if at != nil {
+		w.at = at.stack
+	}
+	s, err := ns.resolveDir(&w, path)
+	if err != nil {
+		return nil, err
+	}
+	return &Location{s}, nil
+}
+
+// Cwd returns the working directory.
+func (ns *Namespace) Cwd() *Location { return &Location{ns.state.Load().cwd} }
+
+// ChdirTo makes loc the working directory (fchdir(2)).
+func (ns *Namespace) ChdirTo(loc *Location) error {
+	if loc == nil || len(loc.stack) == 0 {
+		return syscall.EINVAL
+	}
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	st := *ns.state.Load()
+	st.cwd = loc.stack
+	ns.state.Store(&st)
+	return nil
+}
+
 // resolveDir resolves path to a directory and returns its full stack.
-func (ns *Namespace) resolveDir(path string) ([]elem, error) {
+func (ns *Namespace) resolveDir(w *walker, path string) ([]elem, error) {
 	if len(path) >= PathMax {
 		return nil, syscall.ENAMETOOLONG
 	}
-	var w walker
 	// path + "/." walks into the final directory (following a final link,
 	// failing with ENOTDIR on a file) and names it by ".", so the walker's
 	// stack ends with it.
 	if path == "" {
 		return nil, syscall.ENOENT
 	}
-	if _, err := ns.resolve(&w, path+"/.", Follow); err != nil {
+	if _, err := ns.resolve(w, path+"/.", Follow); err != nil {
 		return nil, err
 	}
 	return w.stack(), nil
@@ -415,7 +487,8 @@ func (ns *Namespace) resolveDir(path string) ([]elem, error) {
 func (ns *Namespace) Chdir(path string) error {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
-	s, err := ns.resolveDir(path)
+	var w walker
+	s, err := ns.resolveDir(&w, path)
 	if err != nil {
 		return err
 	}
@@ -428,18 +501,7 @@ func (ns *Namespace) Chdir(path string) error {
 // Getwd returns the working directory's path, made of the names it was
 // reached by: a directory renamed since Chdir keeps its old name here
 // (the working directory itself still follows the directory).
-func (ns *Namespace) Getwd() string {
-	cwd := ns.state.Load().cwd
-	if len(cwd) == 1 {
-		return "/"
-	}
-	var b strings.Builder
-	for _, e := range cwd[1:] {
-		b.WriteByte('/')
-		b.WriteString(e.name)
-	}
-	return b.String()
-}
+func (ns *Namespace) Getwd() string { return ns.Cwd().Path() }
 
 // Mount mounts fsys on the directory path (following a final symlink):
 // lookups that reach the directory continue in fsys's root, and ".." at

@@ -240,6 +240,44 @@ func TestNamespaceChdir(t *testing.T) {
 	}
 }
 
+func TestNamespaceLocate(t *testing.T) {
+	ns, inos := nsNew(t)
+	loc, err := ns.Locate(nil, "/a/rel/sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc.Path() != "/a/b/sub" || nsIno(t, loc.Dir()) != inos["/a/b/sub"] {
+		t.Errorf("Locate: %q, ino %d", loc.Path(), nsIno(t, loc.Dir()))
+	}
+	for path, want := range map[string]string{"..": "/a/b", "../file": "/a/b/file", "../../../..": "/", "/a": "/a"} {
+		l, err := ns.ResolveAt(loc, path, 0)
+		if err != nil || l.Node == nil || nsIno(t, l.Node) != inos[want] {
+			t.Errorf("ResolveAt(%q) = %+v, %v; want %s", path, l, err, want)
+		}
+	}
+	for path, want := range map[string]error{"/file": syscall.ENOTDIR, "/tofile": syscall.ENOTDIR, "/missing": syscall.ENOENT, "": syscall.ENOENT, "/loop1": syscall.ELOOP} {
+		if _, err := ns.Locate(nil, path); !errors.Is(err, want) {
+			t.Errorf("Locate(%q) = %v, want %v", path, err, want)
+		}
+	}
+	up, err := ns.Locate(loc, "..")
+	if err != nil || up.Path() != "/a/b" {
+		t.Errorf("Locate(loc, ..) = %v, %v", up, err)
+	}
+	if err := ns.ChdirTo(loc); err != nil {
+		t.Fatal(err)
+	}
+	if ns.Getwd() != "/a/b/sub" || ns.Cwd().Path() != "/a/b/sub" {
+		t.Errorf("after ChdirTo: %q", ns.Getwd())
+	}
+	if err := ns.ChdirTo(nil); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("ChdirTo(nil) = %v", err)
+	}
+	if _, err := ns.ResolveAt(nil, strings.Repeat("/", fs.PathMax), 0); !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Errorf("ResolveAt of a long path = %v", err)
+	}
+}
+
 func TestNamespaceMount(t *testing.T) {
 	ns, inos := nsNew(t)
 	m2 := memfs.New()

@@ -53,7 +53,7 @@ type openFile struct {
 	acc  int // O_RDONLY, O_WRONLY or O_RDWR
 	dev  uint64
 	ino  uint64
-	path string // a directory's absolute path when opened, for Fchdir
+	loc  *fs.Location // a directory's place, for Fchdir
 
 	mu      sync.Mutex // held across each read and write: offsets are atomic
 	off     int64      // a directory's: 0 ".", 1 "..", then 2 + the fs's cookie
@@ -176,8 +176,13 @@ func (s *System) Open(path string, flags int, mode uint32) (int, error) {
 		if creat || writes {
 			return -1, syscall.EISDIR
 		}
-		o.dir = n
-		o.path = absPath(ns, path)
+		// The directory's place in the namespace, for Fchdir; resolved
+		// again, and its directory is what is opened, so the two agree.
+		loc, err := ns.Locate(nil, path)
+		if err != nil {
+			return -1, errno(err)
+		}
+		o.loc, o.dir, o.node = loc, loc.Dir(), loc.Dir()
 	case fs.File:
 		if flags&syscall.O_DIRECTORY != 0 {
 			return -1, syscall.ENOTDIR
@@ -209,14 +214,6 @@ func (s *System) Open(path string, flags int, mode uint32) (int, error) {
 	f := &file{of: o,
 		nonblk: flags&syscall.O_NONBLOCK != 0, cloexec: flags&syscall.O_CLOEXEC != 0}
 	return s.install(f), nil
-}
-
-// absPath makes path absolute against the working directory, for Fchdir.
-func absPath(ns *fs.Namespace, path string) string {
-	if path != "" && path[0] == '/' {
-		return path
-	}
-	return ns.Getwd() + "/" + path
 }
 
 // Creat is Open(path, O_CREAT|O_WRONLY|O_TRUNC, mode).
@@ -828,9 +825,8 @@ func (s *System) Chdir(path string) error {
 }
 
 // Fchdir makes the directory open as fd the working directory: ENOTDIR if
-// fd is not a directory. It goes by the path the directory was opened by,
-// so after a rename of the directory (or one above it) it finds whatever
-// is at that path now.
+// fd is not a directory. It is the directory opened, wherever it has been
+// renamed to since.
 func (s *System) Fchdir(fd int) error {
 	f, err := s.get(fd)
 	if err != nil {
@@ -839,7 +835,11 @@ func (s *System) Fchdir(fd int) error {
 	if f.of == nil || f.of.dir == nil {
 		return syscall.ENOTDIR
 	}
-	return s.Chdir(f.of.path)
+	ns, err := s.namespace()
+	if err != nil {
+		return err
+	}
+	return errno(ns.ChdirTo(f.of.loc))
 }
 
 // Getwd returns the working directory's path.

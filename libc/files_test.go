@@ -476,6 +476,14 @@ func TestFilesWorkingDirectory(t *testing.T) {
 	if wd, _ := s.Getwd(); wd != "/a" {
 		t.Errorf("after Fchdir: %q", wd)
 	}
+	// Fchdir follows the directory, not its old name.
+	bfd := must(s.Open("/a/b", syscall.O_RDONLY, 0))
+	mustOK(t, s.Rename("/a/b", "/a/renamed"))
+	mustOK(t, s.Fchdir(bfd))
+	mustOK(t, s.Stat("here", &st))
+	mustOK(t, s.Stat("../renamed/here", &st))
+	mustOK(t, s.Rename("/a/renamed", "/a/b"))
+	mustOK(t, s.Chdir("/a"))
 	ffd := must(s.Open("b/here", syscall.O_RDONLY, 0))
 	wantErr(t, "Fchdir to a file", s.Fchdir(ffd), syscall.ENOTDIR)
 	wantErr(t, "Fchdir to the console", s.Fchdir(0), syscall.ENOTDIR)
