@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -107,31 +106,40 @@ func newPeerSetup(t *testing.T, kind string, subnet int) *peerSetup {
 // in P. The process is killed if it is still running after timeout.
 func (s *peerSetup) linux(t *testing.T, timeout time.Duration, program string, args ...string) *linuxProc {
 	t.Helper()
+	return startIn(t, s.P, timeout, program, append([]string{"-nic", "host"}, args...)...)
+}
+
+// startIn starts the test binary as program (ttcp or rtcp) with args in
+// namespace ns (ip netns exec). The process is killed if it is still
+// running after timeout, or when the test ends.
+func startIn(t *testing.T, ns *testenv.Netns, timeout time.Duration, program string, args ...string) *linuxProc {
+	t.Helper()
 	testenv.NeedTool(t, "ip")
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", s.P.Name, exe, "-nic", "host"}, args...)...)
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns.Name, exe}, args...)...)
 	cmd.Env = append(os.Environ(), programEnv+"="+program)
 	p := &linuxProc{cmd: cmd, cancel: cancel, done: make(chan struct{}), what: program + " " + strings.Join(args, " ")}
 	cmd.Stdout, cmd.Stderr = &p.out, &p.out
 	if err := cmd.Start(); err != nil {
 		cancel()
-		t.Fatalf("starting %s in %s: %v", p.what, s.P.Name, err)
+		t.Fatalf("starting %s in %s: %v", p.what, ns.Name, err)
 	}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { p.cancel(); <-p.done })
 	return p
 }
 
-// linuxProc is a program running on Linux in P.
+// linuxProc is a program running in a namespace: Linux's side of a test
+// (on host sockets), or a kit kernel run from its command line.
 type linuxProc struct {
 	cmd    *exec.Cmd
 	cancel context.CancelFunc
 	done   chan struct{}
-	out    bytes.Buffer // valid after done
+	out    console // complete after done
 	err    error
 	what   string
 }
