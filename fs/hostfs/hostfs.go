@@ -45,8 +45,11 @@
 //
 // Each live node holds one O_PATH descriptor; a regular file that has been
 // read or written holds one more, and a directory that has been listed or
-// synced holds one more. Lookup makes a new node (and descriptor) each
-// time. A node's descriptors are closed when the node becomes unreachable
+// synced holds one more. There is at most one live node per inode: Lookup
+// first asks fstatat(2) (a single name, not followed) for the inode, and
+// returns the live node of that inode if there is one, so a name looked
+// up again costs no descriptor and no open, and hard links share a node
+// (the cache holds nodes weakly). A node's descriptors are closed when the node becomes unreachable
 // (a runtime cleanup), or at once by the node's Release method (for a
 // server that knows when it drops a node, as a 9P clunk), or all at once by
 // Close. Because the collector cannot see descriptors, the file system
@@ -72,6 +75,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"weak"
 
 	"github.com/goskit/goskit/fs"
 	"golang.org/x/sys/unix"
@@ -85,6 +89,7 @@ type FS struct {
 
 	mu     sync.Mutex
 	fds    map[*handle]struct{}
+	cache  map[inodeKey]func() fs.Node // live nodes by inode, held weakly
 	gcAt   int // a collection is started when len(fds) reaches this
 	closed bool
 }
@@ -127,7 +132,7 @@ func NoCrossMounts() Option { return func(c *config) { c.noXDev = true } }
 // is resolved normally (it is the caller's choice); everything below it is
 // confined.
 func New(path string, opts ...Option) (*FS, error) {
-	f := &FS{fds: make(map[*handle]struct{}), gcAt: minGCAt}
+	f := &FS{fds: make(map[*handle]struct{}), cache: make(map[inodeKey]func() fs.Node), gcAt: minGCAt}
 	for _, o := range opts {
 		o(&f.cfg)
 	}
@@ -213,6 +218,7 @@ func (f *FS) Close() error {
 		hs = append(hs, h)
 	}
 	clear(f.fds)
+	clear(f.cache)
 	f.mu.Unlock()
 	for _, h := range hs {
 		h.close()
@@ -292,6 +298,67 @@ func (f *FS) release(h *handle) {
 // unreachable. obj must not be the handle itself.
 func own[T any](f *FS, obj *T, h *handle) {
 	runtime.AddCleanup(obj, f.release, h)
+}
+
+// inodeKey names an inode. While a node holds a descriptor to the inode,
+// the kernel cannot reuse its number, so the key cannot name another file.
+type inodeKey struct{ dev, ino uint64 }
+
+// keep makes obj (a node of kind T, holding h for the inode key) the one
+// Lookup returns for that inode while it lives, and releases h when obj
+// becomes unreachable. The cache holds obj weakly: it does not keep a
+// node, or its descriptor, alive.
+func keep[T any](f *FS, key inodeKey, obj *T, h *handle) {
+	w := weak.Make(obj)
+	get := func() fs.Node {
+		if p := w.Value(); p != nil {
+			return any(p).(fs.Node)
+		}
+		return nil
+	}
+	runtime.AddCleanup(obj, f.forget, forgetArg{h, key})
+	f.mu.Lock()
+	if !f.closed {
+		f.cache[key] = get
+	}
+	f.mu.Unlock()
+}
+
+type forgetArg struct {
+	h   *handle
+	key inodeKey
+}
+
+// forget is the cleanup of a node that became unreachable.
+func (f *FS) forget(a forgetArg) {
+	f.release(a.h)
+	f.mu.Lock()
+	if get, ok := f.cache[a.key]; ok && get() == nil {
+		delete(f.cache, a.key)
+	}
+	f.mu.Unlock()
+}
+
+// cached returns the live, unreleased node of the inode key, or nil.
+func (f *FS) cached(key inodeKey) fs.Node {
+	f.mu.Lock()
+	get := f.cache[key]
+	f.mu.Unlock()
+	if get == nil {
+		return nil
+	}
+	n := get()
+	if n == nil {
+		return nil
+	}
+	hn, _ := f.hostNode(n)
+	hn.h.mu.RLock()
+	closed := hn.h.closed
+	hn.h.mu.RUnlock()
+	if closed {
+		return nil
+	}
+	return n
 }
 
 // openat opens name beneath the directory descriptor dfd without following

@@ -119,25 +119,26 @@ func (f *FS) newNode(fd int, rw bool) (fs.Node, error) {
 		return nil, err
 	}
 	n := node{fs: f, h: h}
+	key := inodeKey{st.Dev, st.Ino}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		d := &dir{node: n}
-		own(f, d, h)
+		keep(f, key, d, h)
 		return d, nil
 	case unix.S_IFREG:
 		fl := &file{node: n}
 		if rw {
 			fl.io, fl.writable = h, true
 		}
-		own(f, fl, h)
+		keep(f, key, fl, h)
 		return fl, nil
 	case unix.S_IFLNK:
 		s := &symlink{node: n}
-		own(f, s, h)
+		keep(f, key, s, h)
 		return s, nil
 	default:
 		s := &special{node: n}
-		own(f, s, h)
+		keep(f, key, s, h)
 		return s, nil
 	}
 }
@@ -572,6 +573,16 @@ func (d *dir) beneath(dfd int) error {
 func (d *dir) Lookup(name string) (fs.Node, error) {
 	var n fs.Node
 	err := d.at("lookup", name, false, func(dfd int) error {
+		// The inode the name holds now: if a live node has it, that is
+		// the answer. (A single name, not followed: this cannot leave
+		// the directory either.)
+		var st unix.Stat_t
+		if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW|unix.AT_NO_AUTOMOUNT); err != nil {
+			return err
+		}
+		if n = d.fs.cached(inodeKey{st.Dev, st.Ino}); n != nil {
+			return nil
+		}
 		fd, err := d.fs.openat(dfd, name, unix.O_PATH, 0)
 		if err != nil {
 			return err
