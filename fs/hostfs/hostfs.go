@@ -90,7 +90,7 @@ type FS struct {
 	mu     sync.Mutex
 	fds    map[*handle]struct{}
 	cache  map[inodeKey]func() fs.Node // live nodes by inode, held weakly
-	gcAt   int // a collection is started when len(fds) reaches this
+	gcAt   int                         // a collection is started when len(fds) reaches this
 	closed bool
 }
 
