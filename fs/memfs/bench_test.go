@@ -124,6 +124,26 @@ func BenchmarkSeqWrite64M(b *testing.B) {
 	}
 }
 
+// BenchmarkRewrite64M: truncate a 64 MiB file to 0 (as O_TRUNC does) and
+// write it again in 64 KiB calls; the truncated pages are reused.
+func BenchmarkRewrite64M(b *testing.B) {
+	r := root(b, memfs.New())
+	buf := make([]byte, chunk)
+	f, _ := r.Create("f", 0o644, own)
+	b.SetBytes(bulk)
+	b.ResetTimer()
+	for range b.N {
+		if err := f.Truncate(0); err != nil {
+			b.Fatal(err)
+		}
+		for off := int64(0); off < bulk; off += chunk {
+			if _, err := f.WriteAt(buf, off); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
 // BenchmarkSeqRead64M: read a 64 MiB file in 64 KiB calls.
 func BenchmarkSeqRead64M(b *testing.B) {
 	r := root(b, memfs.New())
@@ -239,6 +259,25 @@ func BenchmarkTmpfsSeqWrite64M(b *testing.B) {
 		b.StopTimer()
 		os.Remove(p)
 		b.StartTimer()
+	}
+}
+
+func BenchmarkTmpfsRewrite64M(b *testing.B) {
+	d := shmDir(b)
+	buf := make([]byte, chunk)
+	f, _ := os.Create(filepath.Join(d, "f"))
+	defer f.Close()
+	b.SetBytes(bulk)
+	b.ResetTimer()
+	for range b.N {
+		if err := f.Truncate(0); err != nil {
+			b.Fatal(err)
+		}
+		for off := int64(0); off < bulk; off += chunk {
+			if _, err := f.WriteAt(buf, off); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }
 

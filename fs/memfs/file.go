@@ -46,7 +46,7 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 		pos := off + int64(n)
 		idx, in := pos>>pageShift, int(pos&(pageSize-1))
 		chunk := want[n:min(len(want), n+pageSize-in)]
-		if pg := f.pages[idx]; pg != nil {
+		if pg := f.pages.get(idx); pg != nil {
 			copy(chunk, pg[in:])
 		} else {
 			clear(chunk)
@@ -74,20 +74,17 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.pages == nil {
-		f.pages = map[int64]*[pageSize]byte{}
-	}
 	n := 0
 	var err error
 	for n < len(p) {
 		pos := off + int64(n)
 		idx, in := pos>>pageShift, int(pos&(pageSize-1))
-		pg := f.pages[idx]
+		pg := f.pages.get(idx)
 		if pg == nil {
-			if pg, err = f.newPage(); err != nil {
+			if pg, err = f.newPage(in != 0 || len(p)-n < pageSize); err != nil {
 				break
 			}
-			f.pages[idx] = pg
+			f.pages.put(idx, pg)
 		}
 		n += copy(pg[in:], p[n:])
 	}
@@ -101,30 +98,40 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// newPage allocates a page within the size limit; f.mu is held.
-func (f *file) newPage() (*[pageSize]byte, error) {
+// newPage allocates a page within the size limit; f.mu is held. A page
+// reused from the free pool is zeroed only if partial says the write will
+// not cover all of it.
+func (f *file) newPage(partial bool) (*page, error) {
 	if !f.orphan {
 		if c := f.fs.pages.Add(1); f.fs.maxPages > 0 && c > f.fs.maxPages {
 			f.fs.pages.Add(-1)
 			return nil, fmt.Errorf("memfs: size limit %d bytes: %w", f.fs.maxPages*pageSize, syscall.ENOSPC)
 		}
 	}
-	return new([pageSize]byte), nil
+	if pg, ok := f.fs.free.Get().(*page); ok {
+		if partial {
+			clear(pg[:])
+		}
+		return pg, nil
+	}
+	return new(page), nil
 }
 
-// dropPage frees page idx; f.mu is held.
-func (f *file) dropPage(idx int64) {
-	if _, ok := f.pages[idx]; ok {
-		delete(f.pages, idx)
-		if !f.orphan {
-			f.fs.pages.Add(-1)
-		}
+// dropPages frees the pages in [lo, hi) to the pool; f.mu is held.
+func (f *file) dropPages(lo, hi int64) {
+	var dropped int64
+	f.pages.drop(lo, hi, func(p *page) {
+		dropped++
+		f.fs.free.Put(p)
+	})
+	if !f.orphan {
+		f.fs.pages.Add(-dropped)
 	}
 }
 
 // zeroRange zeroes [from, to) within page idx, if present; f.mu is held.
 func (f *file) zeroRange(idx int64, from, to int) {
-	if pg := f.pages[idx]; pg != nil {
+	if pg := f.pages.get(idx); pg != nil {
 		clear(pg[from:to])
 	}
 }
@@ -152,20 +159,7 @@ func (f *file) punch(off, end int64) {
 			f.zeroRange(idx, 0, int(end&(pageSize-1)))
 		}
 	}
-	if lo >= hi {
-		return
-	}
-	if hi-lo <= int64(len(f.pages)) {
-		for i := lo; i < hi; i++ {
-			f.dropPage(i)
-		}
-		return
-	}
-	for i := range f.pages {
-		if i >= lo && i < hi {
-			f.dropPage(i)
-		}
-	}
+	f.dropPages(lo, hi)
 }
 
 // Truncate sets the size; shrinking frees the pages past it and zeroes the

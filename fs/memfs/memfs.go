@@ -96,7 +96,11 @@ type FS struct {
 	nextIno atomic.Uint64
 	inodes  atomic.Int64 // live inodes (with a name or not yet freed)
 	pages   atomic.Int64 // allocated data pages
-	closed  atomic.Bool
+	// free holds pages dropped by truncation and hole punching for reuse
+	// (a file rewritten after O_TRUNC takes them back without the garbage
+	// collector in between); the GC empties it as sync.Pool does.
+	free   sync.Pool
+	closed atomic.Bool
 }
 
 var (
@@ -193,7 +197,7 @@ type inode struct {
 
 	// Regular files.
 	size   int64
-	pages  map[int64]*[pageSize]byte
+	pages  pageStore
 	orphan bool // no name reaches it: its pages no longer count against the limit
 
 	// Directories (guarded by fs.tree).
@@ -246,7 +250,7 @@ func (n *inode) release() {
 	if n.typ == fs.ModeRegular {
 		n.mu.Lock()
 		n.orphan = true
-		n.fs.pages.Add(-int64(len(n.pages)))
+		n.fs.pages.Add(-n.pages.n)
 		n.mu.Unlock()
 	}
 }
@@ -274,7 +278,7 @@ func (n *inode) stat() fs.Attr {
 	switch n.typ {
 	case fs.ModeRegular:
 		a.Size = n.size
-		a.Blocks = int64(len(n.pages)) * (pageSize / 512)
+		a.Blocks = n.pages.n * (pageSize / 512)
 	case fs.ModeSymlink:
 		a.Size = int64(len(n.target))
 	case fs.ModeDir:
