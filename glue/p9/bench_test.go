@@ -236,4 +236,3 @@ func BenchmarkServerNetstack(b *testing.B) {
 		})
 	}
 }
-
