@@ -125,6 +125,10 @@ func (s *System) Umask(mask uint32) uint32 { return s.files.umask.Swap(mask & 0o
 // 6.4 on), ENXIO for a device, FIFO or socket node (there are no drivers
 // behind them).
 func (s *System) Open(path string, flags int, mode uint32) (int, error) {
+	return s.openat(nil, path, flags, mode)
+}
+
+func (s *System) openat(at *fs.Location, path string, flags int, mode uint32) (int, error) {
 	ns, err := s.namespace()
 	if err != nil {
 		return -1, err
@@ -144,7 +148,7 @@ func (s *System) Open(path string, flags int, mode uint32) (int, error) {
 	if creat {
 		rf |= fs.Entry // a trailing slash is EISDIR below, not ENOTDIR
 	}
-	l, err := ns.Resolve(path, rf)
+	l, err := ns.ResolveAt(at, path, rf)
 	if err != nil {
 		return -1, errno(err)
 	}
@@ -178,7 +182,7 @@ func (s *System) Open(path string, flags int, mode uint32) (int, error) {
 		}
 		// The directory's place in the namespace, for Fchdir; resolved
 		// again, and its directory is what is opened, so the two agree.
-		loc, err := ns.Locate(nil, path)
+		loc, err := ns.Locate(at, path)
 		if err != nil {
 			return -1, errno(err)
 		}
@@ -406,21 +410,21 @@ const (
 // st_dev tells mounts apart (each mount has its own number), the times
 // have nanoseconds.
 func (s *System) Stat(path string, st *syscall.Stat_t) error {
-	return s.stat(path, fs.Follow, st)
+	return s.stat(nil, path, fs.Follow, st)
 }
 
 // Lstat is Stat that does not follow a final symlink (but follows one
 // with a trailing slash, as Linux).
 func (s *System) Lstat(path string, st *syscall.Stat_t) error {
-	return s.stat(path, 0, st)
+	return s.stat(nil, path, 0, st)
 }
 
-func (s *System) stat(path string, rf fs.ResolveFlags, st *syscall.Stat_t) error {
+func (s *System) stat(at *fs.Location, path string, rf fs.ResolveFlags, st *syscall.Stat_t) error {
 	ns, err := s.namespace()
 	if err != nil {
 		return err
 	}
-	l, err := ns.Resolve(path, rf)
+	l, err := ns.ResolveAt(at, path, rf)
 	if err != nil {
 		return errno(err)
 	}
@@ -496,12 +500,14 @@ func timespec(t time.Time) syscall.Timespec {
 // Mkdir makes the directory path with permissions mode (less the umask):
 // EEXIST if anything is there (a dangling symlink included), ENOENT if its
 // parent is missing.
-func (s *System) Mkdir(path string, mode uint32) error {
+func (s *System) Mkdir(path string, mode uint32) error { return s.mkdirat(nil, path, mode) }
+
+func (s *System) mkdirat(at *fs.Location, path string, mode uint32) error {
 	ns, err := s.namespace()
 	if err != nil {
 		return err
 	}
-	l, err := ns.Resolve(path, fs.Entry)
+	l, err := ns.ResolveAt(at, path, fs.Entry)
 	if err != nil {
 		return errno(err)
 	}
@@ -515,12 +521,14 @@ func (s *System) Mkdir(path string, mode uint32) error {
 // Rmdir removes the empty directory path: EINVAL for a final ".",
 // ENOTEMPTY for "..", EBUSY for a mount point or "/", ENOTDIR for a
 // non-directory, ENOTEMPTY for a directory with entries.
-func (s *System) Rmdir(path string) error {
+func (s *System) Rmdir(path string) error { return s.rmdirat(nil, path) }
+
+func (s *System) rmdirat(at *fs.Location, path string) error {
 	ns, err := s.namespace()
 	if err != nil {
 		return err
 	}
-	l, err := ns.Resolve(path, fs.Entry)
+	l, err := ns.ResolveAt(at, path, fs.Entry)
 	if err != nil {
 		return errno(err)
 	}
@@ -546,12 +554,14 @@ func (s *System) Rmdir(path string) error {
 
 // Unlink removes the non-directory entry path: EISDIR for a directory,
 // ENOTDIR for a non-directory named with a trailing slash.
-func (s *System) Unlink(path string) error {
+func (s *System) Unlink(path string) error { return s.unlinkat(nil, path) }
+
+func (s *System) unlinkat(at *fs.Location, path string) error {
 	ns, err := s.namespace()
 	if err != nil {
 		return err
 	}
-	l, err := ns.Resolve(path, fs.Entry)
+	l, err := ns.ResolveAt(at, path, fs.Entry)
 	if err != nil {
 		return errno(err)
 	}
@@ -575,16 +585,18 @@ func (s *System) Unlink(path string) error {
 // mounts, EINVAL for moving a directory below itself, ENOTDIR for a
 // non-directory named with a trailing slash, EISDIR, ENOTDIR and
 // ENOTEMPTY for what cannot be replaced.
-func (s *System) Rename(oldpath, newpath string) error {
+func (s *System) Rename(oldpath, newpath string) error { return s.renameat(nil, oldpath, nil, newpath) }
+
+func (s *System) renameat(ato *fs.Location, oldpath string, atn *fs.Location, newpath string) error {
 	ns, err := s.namespace()
 	if err != nil {
 		return err
 	}
-	lo, err := ns.Resolve(oldpath, fs.Entry)
+	lo, err := ns.ResolveAt(ato, oldpath, fs.Entry)
 	if err != nil {
 		return errno(err)
 	}
-	ln, err := ns.Resolve(newpath, fs.Entry)
+	ln, err := ns.ResolveAt(atn, newpath, fs.Entry)
 	if err != nil {
 		return errno(err)
 	}
@@ -610,15 +622,19 @@ func (s *System) Rename(oldpath, newpath string) error {
 // followed, as Linux's link(2)): EEXIST if newpath exists, EPERM for a
 // directory, EXDEV between mounts.
 func (s *System) Link(oldpath, newpath string) error {
+	return s.linkat(nil, oldpath, nil, newpath, 0)
+}
+
+func (s *System) linkat(ato *fs.Location, oldpath string, atn *fs.Location, newpath string, rf fs.ResolveFlags) error {
 	ns, err := s.namespace()
 	if err != nil {
 		return err
 	}
-	lo, err := ns.Resolve(oldpath, 0)
+	lo, err := ns.ResolveAt(ato, oldpath, rf)
 	if err != nil {
 		return errno(err)
 	}
-	ln, err := ns.Resolve(newpath, fs.Entry)
+	ln, err := ns.ResolveAt(atn, newpath, fs.Entry)
 	if err != nil {
 		return errno(err)
 	}
@@ -642,7 +658,9 @@ func (s *System) Link(oldpath, newpath string) error {
 
 // Symlink makes linkpath a symbolic link to target (stored as given, not
 // checked): EEXIST if linkpath exists, ENOENT for an empty target.
-func (s *System) Symlink(target, linkpath string) error {
+func (s *System) Symlink(target, linkpath string) error { return s.symlinkat(target, nil, linkpath) }
+
+func (s *System) symlinkat(target string, at *fs.Location, linkpath string) error {
 	ns, err := s.namespace()
 	if err != nil {
 		return err
@@ -653,7 +671,7 @@ func (s *System) Symlink(target, linkpath string) error {
 	if len(target) >= fs.PathMax {
 		return syscall.ENAMETOOLONG
 	}
-	l, err := ns.Resolve(linkpath, fs.Entry)
+	l, err := ns.ResolveAt(at, linkpath, fs.Entry)
 	if err != nil {
 		return errno(err)
 	}
@@ -670,12 +688,14 @@ func (s *System) Symlink(target, linkpath string) error {
 // Readlink copies the target of the symbolic link path into buf, cut to
 // its length as readlink(2) (no NUL added), and returns the bytes copied:
 // EINVAL if path is not a symlink or buf is empty.
-func (s *System) Readlink(path string, buf []byte) (int, error) {
+func (s *System) Readlink(path string, buf []byte) (int, error) { return s.readlinkat(nil, path, buf) }
+
+func (s *System) readlinkat(at *fs.Location, path string, buf []byte) (int, error) {
 	ns, err := s.namespace()
 	if err != nil {
 		return 0, err
 	}
-	l, err := ns.Resolve(path, 0)
+	l, err := ns.ResolveAt(at, path, 0)
 	if err != nil {
 		return 0, errno(err)
 	}

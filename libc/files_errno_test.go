@@ -25,6 +25,10 @@ type fsOp struct {
 }
 
 const (
+	AT_SYMLINK_NOFOLLOW = libc.AT_SYMLINK_NOFOLLOW
+	AT_EMPTY_PATH       = libc.AT_EMPTY_PATH
+	AT_REMOVEDIR        = libc.AT_REMOVEDIR
+
 	rd  = syscall.O_RDONLY
 	wr  = syscall.O_WRONLY
 	cr  = syscall.O_CREAT | syscall.O_WRONLY
@@ -237,6 +241,35 @@ func fsOps() []fsOp {
 		{Op: "open", A: "f", Flags: rd},
 		{Op: "chdir", A: "../../../.."},
 		{Op: "open", A: "f", Flags: rd},
+
+		// *at calls: A is opened (O_RDONLY) as dirfd, "" is AT_FDCWD.
+		{Op: "mkdir", A: "/w"}, {Op: "mkdir", A: "/w/sub"}, {Op: "open", A: "/w/f", Flags: cr},
+		{Op: "symlink", A: "f", B: "/w/lrel"}, {Op: "symlink", A: "w", B: "/lw"},
+		{Op: "symlink", A: "../..", B: "/w/up"},
+		{Op: "openat", A: "/w", B: "f", Flags: rd},
+		{Op: "openat", A: "/w", B: "../f", Flags: rd},
+		{Op: "openat", A: "/w", B: "up/w/sub", Flags: rd},
+		{Op: "openat", A: "/w", B: "/f", Flags: rd},
+		{Op: "openat", A: "/f", B: "x", Flags: rd},
+		{Op: "openat", A: "/f", B: "/f", Flags: rd},
+		{Op: "openat", A: "/w", B: "", Flags: rd},
+		{Op: "openat", A: "/lw", B: "newat", Flags: cr},
+		{Op: "openat", A: "", B: "w/newat", Flags: crx},
+		{Op: "fstatat", A: "/w", B: "lrel"},
+		{Op: "fstatat", A: "/w", B: "lrel", Flags: AT_SYMLINK_NOFOLLOW},
+		{Op: "fstatat", A: "/w", B: "", Flags: AT_EMPTY_PATH},
+		{Op: "fstatat", A: "/f", B: "", Flags: AT_EMPTY_PATH},
+		{Op: "fstatat", A: "", B: "", Flags: AT_EMPTY_PATH},
+		{Op: "fstatat", A: "/w", B: ""},
+		{Op: "fstatat", A: "/w", B: "f", Flags: 0x8000000},
+		{Op: "mkdirat", A: "/w", B: "atdir"},
+		{Op: "mkdirat", A: "/w", B: "atdir"},
+		{Op: "unlinkat", A: "/w", B: "atdir"},
+		{Op: "unlinkat", A: "/w", B: "atdir", Flags: AT_REMOVEDIR},
+		{Op: "unlinkat", A: "/w", B: "newat", Flags: AT_REMOVEDIR},
+		{Op: "unlinkat", A: "/w", B: "newat", Flags: 0x1},
+		{Op: "unlinkat", A: "/w", B: ".", Flags: AT_REMOVEDIR},
+		{Op: "unlinkat", A: "/w", B: "newat"},
 	}
 }
 
@@ -288,6 +321,32 @@ func runLinux(ops []fsOp) []int {
 			err = unix.Truncate(o.A, 0)
 		case "chdir":
 			err = unix.Chdir(o.A)
+		case "openat", "fstatat", "mkdirat", "unlinkat":
+			dirfd := unix.AT_FDCWD
+			if o.A != "" {
+				dirfd, err = unix.Open(o.A, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+				if err != nil {
+					panic(fmt.Sprintf("dirfd %s: %v", o.A, err))
+				}
+			}
+			switch o.Op {
+			case "openat":
+				var fd int
+				fd, err = unix.Openat(dirfd, o.B, o.Flags|unix.O_CLOEXEC, 0o644)
+				if err == nil {
+					unix.Close(fd)
+				}
+			case "fstatat":
+				var st unix.Stat_t
+				err = unix.Fstatat(dirfd, o.B, &st, o.Flags)
+			case "mkdirat":
+				err = unix.Mkdirat(dirfd, o.B, 0o755)
+			case "unlinkat":
+				err = unix.Unlinkat(dirfd, o.B, o.Flags)
+			}
+			if dirfd >= 0 {
+				unix.Close(dirfd)
+			}
 		default:
 			panic(o.Op)
 		}
@@ -338,6 +397,32 @@ func runKit(t *testing.T, ops []fsOp) []int {
 			err = s.Truncate(o.A, 0)
 		case "chdir":
 			err = s.Chdir(o.A)
+		case "openat", "fstatat", "mkdirat", "unlinkat":
+			dirfd := libc.AT_FDCWD
+			if o.A != "" {
+				dirfd, err = s.Open(o.A, syscall.O_RDONLY, 0)
+				if err != nil {
+					t.Fatalf("dirfd %s: %v", o.A, err)
+				}
+			}
+			switch o.Op {
+			case "openat":
+				var fd int
+				fd, err = s.Openat(dirfd, o.B, o.Flags|syscall.O_CLOEXEC, 0o644)
+				if err == nil {
+					s.Close(fd)
+				}
+			case "fstatat":
+				var st syscall.Stat_t
+				err = s.Fstatat(dirfd, o.B, &st, o.Flags)
+			case "mkdirat":
+				err = s.Mkdirat(dirfd, o.B, 0o755)
+			case "unlinkat":
+				err = s.Unlinkat(dirfd, o.B, o.Flags)
+			}
+			if dirfd >= 0 {
+				s.Close(dirfd)
+			}
 		default:
 			t.Fatalf("op %q", o.Op)
 		}

@@ -576,3 +576,58 @@ func ExampleSystem_Open() {
 	// "hello, kit\n"
 	// true
 }
+
+func TestFilesAt(t *testing.T) {
+	s := newFS(t)
+	mustOK(t, s.Mkdir("/d", 0o755))
+	mustOK(t, s.Mkdir("/e", 0o755))
+	dfd := must(s.Open("/d", syscall.O_RDONLY|syscall.O_DIRECTORY, 0))
+	efd := must(s.Open("/e", syscall.O_RDONLY|syscall.O_DIRECTORY, 0))
+	s.Close(must(s.Openat(dfd, "f", syscall.O_CREAT|syscall.O_WRONLY, 0o644)))
+	mustOK(t, s.Symlinkat("f", dfd, "l"))
+	buf := make([]byte, 8)
+	if n, err := s.Readlinkat(dfd, "l", buf); err != nil || string(buf[:n]) != "f" {
+		t.Errorf("Readlinkat = %q, %v", buf[:n], err)
+	}
+	mustOK(t, s.Linkat(dfd, "l", efd, "hardlink-to-link", 0))
+	mustOK(t, s.Linkat(dfd, "l", efd, "hardlink-to-file", libc.AT_SYMLINK_FOLLOW))
+	var st syscall.Stat_t
+	mustOK(t, s.Fstatat(efd, "hardlink-to-link", &st, libc.AT_SYMLINK_NOFOLLOW))
+	if st.Mode&syscall.S_IFMT != syscall.S_IFLNK {
+		t.Errorf("Linkat without AT_SYMLINK_FOLLOW linked mode %#o", st.Mode)
+	}
+	mustOK(t, s.Fstatat(efd, "hardlink-to-file", &st, libc.AT_SYMLINK_NOFOLLOW))
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Nlink != 2 {
+		t.Errorf("Linkat with AT_SYMLINK_FOLLOW: mode %#o nlink %d", st.Mode, st.Nlink)
+	}
+	mustOK(t, s.Renameat(dfd, "f", efd, "moved"))
+	mustOK(t, s.Stat("/e/moved", &st))
+	// The dirfd follows its directory through a rename.
+	mustOK(t, s.Rename("/d", "/d2"))
+	mustOK(t, s.Mkdirat(dfd, "sub", 0o755))
+	mustOK(t, s.Stat("/d2/sub", &st))
+	mustOK(t, s.Unlinkat(dfd, "sub", libc.AT_REMOVEDIR))
+	fileFd := must(s.Open("/e/moved", syscall.O_RDONLY, 0))
+	for _, tc := range []struct {
+		what string
+		err  error
+		want error
+	}{
+		{"Openat with a bad dirfd", func() error { _, err := s.Openat(99, "x", 0, 0); return err }(), syscall.EBADF},
+		{"Openat with a file dirfd", func() error { _, err := s.Openat(fileFd, "x", 0, 0); return err }(), syscall.ENOTDIR},
+		{"Openat absolute ignores dirfd", func() error { _, err := s.Openat(99, "/e/moved", 0, 0); return err }(), nil},
+		{"Mkdirat with the console", s.Mkdirat(0, "x", 0o755), syscall.ENOTDIR},
+		{"Unlinkat with bad flags", s.Unlinkat(dfd, "x", 1), syscall.EINVAL},
+		{"Linkat with bad flags", s.Linkat(dfd, "x", dfd, "y", libc.AT_EMPTY_PATH), syscall.EINVAL},
+		{"Fstatat with bad flags", s.Fstatat(dfd, "x", &st, 1), syscall.EINVAL},
+		{"Renameat with a bad new dirfd", s.Renameat(efd, "moved", 99, "x"), syscall.EBADF},
+		{"Symlinkat with a bad dirfd", s.Symlinkat("t", 99, "x"), syscall.EBADF},
+		{"Readlinkat with a bad dirfd", func() error { _, err := s.Readlinkat(99, "x", buf); return err }(), syscall.EBADF},
+	} {
+		wantErr(t, tc.what, tc.err, tc.want)
+	}
+	mustOK(t, s.Fstatat(libc.AT_FDCWD, "", &st, libc.AT_EMPTY_PATH))
+	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+		t.Errorf("Fstatat(AT_FDCWD, \"\", AT_EMPTY_PATH) mode %#o", st.Mode)
+	}
+}
