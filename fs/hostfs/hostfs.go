@@ -25,8 +25,9 @@
 //     descriptor through /proc/self/fd/N (and checked to be the same inode):
 //     that magic link can only name the inode the package already holds, so
 //     it cannot widen what is reachable. Extended attributes use the same
-//     path, because the kernel refuses f*xattr on O_PATH descriptors. This
-//     needs /proc mounted, as it is on every hosted Linux.
+//     path, because the kernel refuses both f*xattr and the *xattrat calls
+//     with AT_EMPTY_PATH on O_PATH descriptors (EBADF, measured on Linux
+//     6.18). This needs /proc mounted, as it is on every hosted Linux.
 //
 // Because nodes are descriptors, not paths, a node keeps its identity when
 // it is renamed (as an open file does in POSIX, and as a 9P fid must). The
@@ -46,17 +47,21 @@
 // Each live node holds one O_PATH descriptor; a regular file that has been
 // read or written holds one more, and a directory that has been listed or
 // synced holds one more. There is at most one live node per inode: Lookup
-// first asks fstatat(2) (a single name, not followed) for the inode, and
-// returns the live node of that inode if there is one, so a name looked
-// up again costs no descriptor and no open, and hard links share a node
-// (the cache holds nodes weakly). A node's descriptors are closed when the node becomes unreachable
-// (a runtime cleanup), or at once by the node's Release method (for a
-// server that knows when it drops a node, as a 9P clunk), or all at once by
-// Close. Because the collector cannot see descriptors, the file system
-// starts a collection itself when the count it holds doubles past 1024,
-// and collects and retries when the process runs out (EMFILE). OpenFDs
-// reports how many are held, so a server that keeps many nodes can watch
-// its RLIMIT_NOFILE budget.
+// first asks fstatat(2) (a single name, not followed, so no more able to
+// leave the directory than openat2) for the inode, and returns the live
+// node of that inode if there is one, so a name looked up again costs no
+// descriptor and no open, and hard links share a node. The cache holds
+// nodes weakly, and an inode number cannot be reused while a node holds a
+// descriptor to it.
+//
+// A node's descriptors are closed when the node becomes unreachable (a
+// runtime cleanup), or at once by its Release method (found by type
+// assertion, interface{ Release() }: for a server that knows when it drops
+// a node, as at a 9P clunk), or all at once by Close. Because the collector
+// cannot see descriptors, the file system starts a collection itself when
+// the count it holds doubles past 1024, and collects and retries when the
+// process runs out (EMFILE). OpenFDs reports how many are held, so a
+// server that keeps many nodes can watch its RLIMIT_NOFILE budget.
 //
 // # Execution environment
 //
@@ -64,7 +69,9 @@
 // (set-uid, set-gid and sticky included) and owners are stored on the host
 // as given, which for owners other than the process's own needs root
 // (CAP_CHOWN); as with every fs implementation there are no credential
-// checks here, only the host's own. Linux 5.6 or later (openat2).
+// checks here, only the host's own. Linux 5.6 or later (openat2); exact
+// permission bits on directories and special nodes use fchmodat2 (6.6),
+// or chmod through /proc/self/fd before it.
 package hostfs
 
 import (
