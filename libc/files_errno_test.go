@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/goskit/goskit/fs"
+	"github.com/goskit/goskit/fs/hostfs"
 	"github.com/goskit/goskit/fs/memfs"
 	"github.com/goskit/goskit/internal/testenv"
 	"github.com/goskit/goskit/libc"
@@ -355,9 +356,9 @@ func runLinux(ops []fsOp) []int {
 	return res
 }
 
-// runKit runs ops through libc on a memfs namespace.
-func runKit(t *testing.T, ops []fsOp) []int {
-	ns, err := fs.NewNamespace(memfs.New())
+// runKit runs ops through libc on a namespace over root.
+func runKit(t *testing.T, ops []fsOp, root fs.FileSystem) []int {
+	ns, err := fs.NewNamespace(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,8 +456,8 @@ func TestLinuxErrnoChild(t *testing.T) {
 
 // TestFilesErrnoLikeLinux runs one table of file calls on Linux (in a
 // chroot of a fresh temporary directory, so the root is the table's) and
-// on libc over a memfs namespace, and requires the same errno from each
-// call.
+// on libc over a namespace whose root is a memfs, then a hostfs of another
+// fresh temporary directory, and requires the same errno from each call.
 func TestFilesErrnoLikeLinux(t *testing.T) {
 	testenv.NeedRoot(t) // chroot
 	dir := t.TempDir()
@@ -476,18 +477,36 @@ func TestFilesErrnoLikeLinux(t *testing.T) {
 		t.Fatal(err)
 	}
 	ops := fsOps()
-	kit := runKit(t, ops)
 	if len(linux) != len(ops) {
 		t.Fatalf("child ran %d ops of %d", len(linux), len(ops))
 	}
-	for i, o := range ops {
-		if linux[i] != kit[i] {
-			a := o.A
-			if len(a) > 40 {
-				a = a[:40] + "..."
+	roots := []struct {
+		name string
+		mk   func(t *testing.T) fs.FileSystem
+	}{
+		{"memfs", func(t *testing.T) fs.FileSystem { return memfs.New() }},
+		{"hostfs", func(t *testing.T) fs.FileSystem {
+			h, err := hostfs.New(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
 			}
-			t.Errorf("#%d %s(%q, %q, %#o): libc %v, Linux %v", i, o.Op, a, o.B, o.Flags,
-				syscall.Errno(kit[i]), syscall.Errno(linux[i]))
-		}
+			t.Cleanup(func() { h.Close() })
+			return h
+		}},
+	}
+	for _, r := range roots {
+		t.Run(r.name, func(t *testing.T) {
+			kit := runKit(t, ops, r.mk(t))
+			for i, o := range ops {
+				if linux[i] != kit[i] {
+					a := o.A
+					if len(a) > 40 {
+						a = a[:40] + "..."
+					}
+					t.Errorf("#%d %s(%q, %q, %#o): libc %v, Linux %v", i, o.Op, a, o.B, o.Flags,
+						syscall.Errno(kit[i]), syscall.Errno(linux[i]))
+				}
+			}
+		})
 	}
 }
