@@ -136,7 +136,7 @@ func (f *FS) dirBlock(d *inode, lblk uint32) (*cblock, error) {
 
 func (f *FS) dirBlocks(d *inode) (uint32, error) {
 	sz := d.size()
-	if sz%int64(f.g.bs) != 0 || sz > 1<<31 {
+	if sz%int64(f.g.bs) != 0 || sz > 1<<31 || sz/int64(f.g.bs) > int64(f.g.blocks) {
 		return 0, corrupt("directory %d has size %d", d.ino, sz)
 	}
 	return uint32(sz / int64(f.g.bs)), nil

@@ -337,7 +337,6 @@ func (f *FS) truncTree(in *inode, blk uint32, level int, keep uint64) error {
 	for i := 1; i < level; i++ {
 		span *= p
 	}
-	var firstErr error
 	for i := uint64(0); i < p; i++ {
 		child := le.Uint32(cb.data[4*i:])
 		if child == 0 {
@@ -353,16 +352,18 @@ func (f *FS) truncTree(in *inode, blk uint32, level int, keep uint64) error {
 		case start+span > keep && level > 1:
 			err = f.truncTree(in, child, level-1, keep-start)
 		}
-		if err != nil && firstErr == nil {
-			firstErr = err
+		if err != nil {
+			// A corrupt tree: stop at the first sign rather than walk
+			// millions of bogus pointers.
+			return err
 		}
 	}
-	return firstErr
+	return nil
 }
 
-// freeTree frees blk and, for level > 0, everything it points to.
+// freeTree frees blk and, for level > 0, everything it points to. It
+// stops at the first error: a corrupt tree is not walked further.
 func (f *FS) freeTree(in *inode, blk uint32, level int) error {
-	var firstErr error
 	if level > 0 {
 		cb, err := f.bread(blk)
 		if err != nil {
@@ -372,17 +373,17 @@ func (f *FS) freeTree(in *inode, blk uint32, level int) error {
 		ptrs := append([]byte(nil), cb.data...)
 		for i := 0; i < len(ptrs); i += 4 {
 			if c := le.Uint32(ptrs[i:]); c != 0 {
-				if err := f.freeTree(in, c, level-1); err != nil && firstErr == nil {
-					firstErr = err
+				if err := f.freeTree(in, c, level-1); err != nil {
+					return err
 				}
 			}
 		}
 	}
-	if err := f.freeBlock(blk); err != nil && firstErr == nil {
-		firstErr = err
+	if err := f.freeBlock(blk); err != nil {
+		return err
 	}
 	in.addBlocks(-1)
-	return firstErr
+	return nil
 }
 
 // newInode allocates and initialises an inode.
