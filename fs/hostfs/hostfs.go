@@ -346,11 +346,12 @@ func (f *FS) forget(a forgetArg) {
 	f.mu.Unlock()
 }
 
-// cached returns the live, unreleased node of the inode key, or nil.
+// cached returns the live, unreleased node of the inode key, or nil; the
+// node counts one more reference.
 func (f *FS) cached(key inodeKey) fs.Node {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	get := f.cache[key]
-	f.mu.Unlock()
 	if get == nil {
 		return nil
 	}
@@ -359,12 +360,10 @@ func (f *FS) cached(key inodeKey) fs.Node {
 		return nil
 	}
 	hn, _ := f.hostNode(n)
-	hn.h.mu.RLock()
-	closed := hn.h.closed
-	hn.h.mu.RUnlock()
-	if closed {
+	if hn.released {
 		return nil
 	}
+	hn.refs++
 	return n
 }
 

@@ -279,7 +279,8 @@ func TestBehaviourVerifyBeneath(t *testing.T) {
 }
 
 // TestOneNodePerInode: lookups of one inode, by one name or by its hard
-// links, give one node; a released node is replaced by a fresh one.
+// links, give one node, which counts its references; a node whose every
+// reference was released is replaced by a fresh one.
 func TestOneNodePerInode(t *testing.T) {
 	h, dir := newHost(t)
 	os.WriteFile(filepath.Join(dir, "a"), []byte("a"), 0o644)
@@ -291,7 +292,17 @@ func TestOneNodePerInode(t *testing.T) {
 	if a1 != a2 || a1 != b {
 		t.Errorf("lookups of one inode gave different nodes: %p %p %p", a1, a2, b)
 	}
-	a1.(interface{ Release() }).Release()
+	// Three references were handed out: the node works until the third
+	// is given back.
+	for i := range 3 {
+		if _, err := a1.Stat(); err != nil {
+			t.Fatalf("after %d of 3 releases: %v", i, err)
+		}
+		a1.(interface{ Release() }).Release()
+	}
+	if _, err := a1.Stat(); !errors.Is(err, syscall.EBADF) {
+		t.Errorf("after the last release: %v, want EBADF", err)
+	}
 	a3, err := r.Lookup("a")
 	if err != nil || a3 == a1 {
 		t.Fatalf("Lookup after Release: %p, %v (released %p)", a3, err, a1)

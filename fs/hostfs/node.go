@@ -19,6 +19,11 @@ import (
 type node struct {
 	fs *FS
 	h  *handle
+
+	// Guarded by fs.mu: references handed out and not released, and
+	// whether the last was released (see Release).
+	refs     int
+	released bool
 }
 
 // dir is a directory. rd is a lazily opened O_RDONLY descriptor for
@@ -57,19 +62,41 @@ var (
 	_ fs.Xattrer   = (*special)(nil)
 )
 
-// Release closes the node's descriptors now instead of when the node is
-// garbage collected; the node must not be used afterwards (it gives
-// EBADF). The root is released only by the file system's Close.
+// Release gives back the caller's reference to the node. Each node
+// returned by Lookup, Create, Mkdir, Symlink or Mknod counts one reference
+// (a lookup of an inode whose node is live returns that node again and
+// counts another). When every counted reference has been released, the
+// node's descriptors are closed at once, and the node must not be used
+// again (it gives EBADF); a later lookup makes a fresh node. References
+// never released are left to the garbage collector, which closes the
+// descriptors when the node becomes unreachable. The root is released only
+// by the file system's Close.
 func (n *node) Release() {
-	if n == &n.fs.root.node {
-		return
+	if n.drop() {
+		n.fs.release(n.h)
 	}
-	n.fs.release(n.h)
 }
 
-// Release closes the directory's descriptors; see node.Release.
+// drop counts one reference given back, and reports whether it was the
+// last, so the caller closes the node's descriptors.
+func (n *node) drop() bool {
+	f := n.fs
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n == &f.root.node || n.released {
+		return false
+	}
+	n.refs--
+	if n.refs > 0 {
+		return false
+	}
+	n.released = true
+	return true
+}
+
+// Release gives back a reference to the directory; see node.Release.
 func (d *dir) Release() {
-	if d == d.fs.root {
+	if !d.drop() {
 		return
 	}
 	d.mu.Lock()
@@ -78,18 +105,21 @@ func (d *dir) Release() {
 	if rd != nil {
 		d.fs.release(rd)
 	}
-	d.node.Release()
+	d.fs.release(d.h)
 }
 
-// Release closes the file's descriptors; see node.Release.
+// Release gives back a reference to the file; see node.Release.
 func (fl *file) Release() {
+	if !fl.drop() {
+		return
+	}
 	fl.mu.Lock()
 	io := fl.io
 	fl.mu.Unlock()
 	if io != nil {
 		fl.fs.release(io)
 	}
-	fl.node.Release()
+	fl.fs.release(fl.h)
 }
 
 func pathErr(op, name string, err error) error {
@@ -118,7 +148,7 @@ func (f *FS) newNode(fd int, rw bool) (fs.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := node{fs: f, h: h}
+	n := node{fs: f, h: h, refs: 1}
 	key := inodeKey{st.Dev, st.Ino}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
