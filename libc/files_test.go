@@ -631,3 +631,55 @@ func TestFilesAt(t *testing.T) {
 		t.Errorf("Fstatat(AT_FDCWD, \"\", AT_EMPTY_PATH) mode %#o", st.Mode)
 	}
 }
+
+// TestFilesConcurrent runs opens, reads, writes, seeks, dups and closes
+// from several goroutines on one System (run it with -race): every call
+// returns a result or an Errno, and the fd table stays consistent.
+func TestFilesConcurrent(t *testing.T) {
+	s := newFS(t)
+	mustOK(t, s.Mkdir("/d", 0o755))
+	shared := must(s.Open("/d/shared", syscall.O_CREAT|syscall.O_RDWR, 0o644))
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 100)
+			name := fmt.Sprintf("/d/f%d", g)
+			for i := range 200 {
+				fd, err := s.Open(name, syscall.O_CREAT|syscall.O_RDWR, 0o644)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				s.Write(fd, buf)
+				s.Lseek(fd, 0, 0)
+				s.Read(fd, buf)
+				s.Pwrite(shared, buf[:10], int64(g*10))
+				s.Lseek(shared, int64(i), 0)
+				if d, err := s.Dup(fd); err == nil {
+					s.Close(d)
+				}
+				s.Dup2(fd, 50+g)
+				s.Close(fd)
+				var st syscall.Stat_t
+				s.Fstat(50+g, &st)
+				dfd, err := s.Open("/d", syscall.O_RDONLY, 0)
+				if err == nil {
+					s.Getdents64(dfd, make([]byte, 256))
+					s.Close(dfd)
+				}
+				if i%50 == 0 {
+					s.Unlink(name)
+				}
+			}
+			s.Close(50 + g)
+		}()
+	}
+	wg.Wait()
+	// Only the console and shared are left: the next fd is 4.
+	fd := must(s.Open("/d", syscall.O_RDONLY, 0))
+	if fd != shared+1 {
+		t.Errorf("next fd %d, want %d: an fd leaked", fd, shared+1)
+	}
+}
