@@ -1,0 +1,70 @@
+// Package x86 provides the bare-metal x86-64 platform layer: the PVH entry
+// a boot loader (QEMU's -kernel) jumps to, the descriptors (GDT, TSS with
+// interrupt stacks, IDT), paging and a virtual-memory manager, the PIT
+// timer and a TSC clock calibrated against it, the 16550 serial console,
+// exit through QEMU's isa-debug-exit, and beneath them a Linux system-call
+// personality so that an ordinary GOOS=linux GOARCH=amd64 Go program runs
+// on the bare machine: the runtime's SYSCALL instructions land in this
+// package's handler.
+//
+// # How a kernel boots
+//
+// cmd/mkimage rewrites the Go build-id note of a statically linked
+// linux/amd64 binary into a Xen PVH note (XEN_ELFNOTE_PHYS32_ENTRY) naming
+// pvhEntry, the package's assembly entry. QEMU loads the ELF and starts
+// pvhEntry in 32-bit protected mode with EBX pointing at the hvm_start_info
+// block. The entry builds page tables identity-mapping the low 4 GiB,
+// enters long mode, sets the FS base to a dummy TLS block (so that no Go
+// code ever runs with an invalid g slot), loads the descriptors and the
+// SYSCALL MSRs (STAR, LSTAR, FMASK), starts the timer, lays out a Linux
+// process stack (argc, argv from the boot command line, envp from its
+// NAME=value words, auxv with AT_PAGESZ and AT_RANDOM) and jumps to the
+// runtime's own _rt0_amd64_linux. The program's main then sees os.Args as
+// a hosted kernel does, and BootInfo parses the start info into boot.Info.
+//
+// # The system-call layer
+//
+// Everything runs in ring 0 on one CPU. A system call or interrupt saves
+// the interrupted thread's registers (and SSE state, with FXSAVE) into its
+// thread slot; the kernel decides, with interrupts masked, and resumes a
+// thread with IRETQ. Threads from clone are real: a preemptive round-robin
+// scheduler runs them on the 1 kHz PIT tick, futex waits block with
+// optional timeouts, nanosleep sleeps, and an idle thread halts the CPU.
+// mmap, munmap, mprotect and madvise keep a list of mappings and map
+// zeroed frames on first touch (demand paging); frames come from the usable
+// ranges of the boot memory map above the kernel image. Signals the
+// runtime relies on are delivered with a Linux signal frame and
+// rt_sigreturn: SIGURG from tgkill (asynchronous preemption), and SIGSEGV,
+// SIGBUS, SIGFPE, SIGILL from CPU exceptions in Go code, so a nil
+// dereference is the recoverable panic it is hosted. An unknown system
+// call is logged once and returns ENOSYS. A fault the kernel cannot hand
+// to Go prints a register dump on the serial console and exits with
+// status 3.
+//
+// # Discipline beneath the runtime
+//
+// The code that runs before the runtime starts or inside a trap runs on
+// the kernel's own stack with interrupts masked and no goroutine of its
+// own, so it is written under rules the compiler cannot check: every
+// function is //go:nosplit (a stack-growth check would consult a g), it
+// allocates nothing, takes no locks, calls only other nosplit functions
+// and assembly, and never stores a Go pointer (the machine state holds
+// addresses as uint64 in global arrays without pointers, so no write
+// barrier can run). Physical memory is reached through the identity map
+// with phys. The exported functions (BareMetal, BootInfo, ReadStats...)
+// are ordinary Go, called by the program once the runtime is up.
+//
+// # Execution environment
+//
+// This is the one place the kit keeps global state: one machine has one
+// IDT, one SYSCALL entry and one scheduler. In a hosted process (the same
+// binary run by Linux) the entry never runs, BareMetal reports false and
+// the functions are inert. The package builds only for linux/amd64; on
+// other platforms it provides BareMetal (false) and the pure encodings.
+package x86
+
+import "errors"
+
+// ErrNotBareMetal is returned by functions that need the bare machine when
+// the program runs hosted.
+var ErrNotBareMetal = errors.New("x86: not running on bare metal")

@@ -1,0 +1,843 @@
+//go:build linux && amd64
+
+package x86
+
+import "unsafe"
+
+// This file is the kernel beneath the Go runtime. Everything here runs
+// before the runtime starts or inside a trap (interrupt, exception or
+// SYSCALL) with interrupts masked, on the kernel stack, with no Go g of its
+// own. So every function is //go:nosplit (no stack-growth check, which
+// would consult a g), allocates nothing, takes no locks, and writes no Go
+// pointers (the machine state below holds addresses as uint64, so the
+// garbage collector's write barrier never runs here). Physical memory is
+// reached through the identity map with phys.
+
+const (
+	kstackSize  = 64 << 10
+	istSize     = 16 << 10
+	bootStackSz = 256 << 10
+	maxThreads  = 64
+	maxVMAs     = 512
+	maxRanges   = 16
+	maxWords    = 64
+	hz          = 1000 // PIT interrupt rate
+	pitHz       = 1193182
+)
+
+// trapFrame is the register image trapCommon builds on the kernel stack:
+// the general registers it pushes, the vector and error code, and the
+// hardware interrupt frame.
+type trapFrame struct {
+	R15, R14, R13, R12, R11, R10, R9, R8 uint64
+	RBP, RDI, RSI, RDX, RCX, RBX, RAX    uint64
+	Vector, Err                          uint64
+	RIP, CS, RFLAGS, RSP, SS             uint64
+}
+
+// Thread states.
+const (
+	thFree = iota
+	thRunnable
+	thFutex // blocked in futex wait (deadline optional)
+	thSleep // in nanosleep
+)
+
+type thread struct {
+	state    uint32
+	tid      int32
+	tf       trapFrame
+	fsbase   uint64
+	fx       [512 + 16]byte
+	waitAddr uint64
+	deadline int64 // monotonic ns; 0 = none
+	sigmask  uint64
+	pending  uint64
+	altSP    uint64
+	altSize  uint64
+	altFlags uint32
+}
+
+type sigaction struct {
+	handler, flags, restorer, mask uint64
+}
+
+type vma struct {
+	start, end uint64
+	prot       uint64 // PROT_* bits; 0 = reserved, no access
+}
+
+type physRange struct{ next, end uint64 }
+
+// The machine. One CPU, one kernel: this is the one place the kit keeps
+// global state (see DESIGN.md's note on the bare-metal layer).
+var (
+	bareMetal uint64
+	startInfo uint64
+	scratchSP uint64
+	userSP    uint64
+	depth     uint64
+	curFX     uint64
+
+	kstack    [kstackSize]byte
+	ist2      [istSize]byte
+	ist3      [istSize]byte
+	bootStack [bootStackSz]byte
+	idleStack [4096]byte
+	dummyTLS  [128]byte
+	nestFX    [512 + 16]byte
+
+	gdt     [5]uint64
+	idt     [256][2]uint64
+	tss     [104]byte
+	dtr     [10]byte
+	threads [maxThreads]thread
+	cur     uint64
+	idle    uint64 // index of the idle thread
+	nextTID int32
+
+	words      [maxWords]uint64 // buildStack's argument list
+	sigactions [128]sigaction   // indexed by signal number & 127
+	vmas       [maxVMAs]vma
+	nvmas      int
+	mmapNext   uint64 // where hint-less mmaps go
+
+	ranges    [maxRanges]physRange
+	nranges   int
+	freeList  uint64 // a stack of free frames linked through their first word
+	freePages uint64
+	usedPages uint64
+
+	ticks      uint64
+	tscPerSec  uint64
+	tsc0       uint64
+	unknownSys [8]uint64 // bitmap of unknown system calls already logged
+	rng        uint64
+	stats      Stats
+)
+
+// Stats are counters of the bare-metal kernel.
+type Stats struct {
+	Syscalls, Interrupts, PageFaults, ContextSwitches, Signals uint64
+	// BootTSC is the TSC when the kernel started, TSCPerSecond its rate.
+	BootTSC, TSCPerSecond uint64
+}
+
+// ---- serial console (16550 at COM1) ----
+
+const com1 = 0x3F8
+
+//go:nosplit
+func serialInit() {
+	outb(com1+1, 0)    // no interrupts
+	outb(com1+3, 0x80) // DLAB
+	outb(com1+0, 1)    // 115200 baud
+	outb(com1+1, 0)
+	outb(com1+3, 3)    // 8N1
+	outb(com1+2, 0xC7) // FIFO on, cleared
+	outb(com1+4, 0x0B)
+}
+
+//go:nosplit
+func putc(c byte) {
+	for i := 0; i < 100000 && inb(com1+5)&0x20 == 0; i++ {
+	}
+	outb(com1, c)
+}
+
+//go:nosplit
+func puts(s string) {
+	for i := 0; i < len(s); i++ {
+		putc(s[i])
+	}
+}
+
+//go:nosplit
+func putHex(v uint64) {
+	puts("0x")
+	for i := 60; i >= 0; i -= 4 {
+		putc("0123456789abcdef"[v>>uint(i)&15])
+	}
+}
+
+//go:nosplit
+func putDec(v uint64) {
+	var buf [20]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 || i == 0 {
+			break
+		}
+	}
+	for ; i < len(buf); i++ {
+		putc(buf[i])
+	}
+}
+
+// exit stops the machine through isa-debug-exit (QEMU exits with
+// status<<1|1); without the device, it halts.
+//
+//go:nosplit
+func exit(status uint64) {
+	outl(0xF4, uint32(status))
+	haltForever()
+}
+
+// ---- physical memory ----
+
+//go:nosplit
+func u64(pa uint64) uint64 { return *(*uint64)(phys(pa)) }
+
+//go:nosplit
+func u32(pa uint64) uint32 { return *(*uint32)(phys(pa)) }
+
+//go:nosplit
+func setU64(pa, v uint64) { *(*uint64)(phys(pa)) = v }
+
+//go:nosplit
+func copyWords(dst, src, n uint64) {
+	for i := uint64(0); i < n; i += 8 {
+		setU64(dst+i, u64(src+i))
+	}
+}
+
+//go:nosplit
+func zeroPage(pa uint64) {
+	p := (*[512]uint64)(phys(pa))
+	for i := range p {
+		p[i] = 0
+	}
+}
+
+// allocFrame returns a zeroed 4 KiB frame, or 0 when memory is exhausted.
+//
+//go:nosplit
+func allocFrame() uint64 {
+	pa := freeList
+	if pa != 0 {
+		freeList = u64(pa)
+		freePages--
+	} else {
+		for i := 0; i < nranges && i < maxRanges; i++ {
+			r := &ranges[i]
+			if r.next+PageSize <= r.end {
+				pa = r.next
+				r.next += PageSize
+				break
+			}
+		}
+		if pa == 0 {
+			return 0
+		}
+	}
+	usedPages++
+	zeroPage(pa)
+	return pa
+}
+
+//go:nosplit
+func freeFrame(pa uint64) {
+	setU64(pa, freeList)
+	freeList = pa
+	freePages++
+	usedPages--
+}
+
+// imageEnd finds the end of the kernel image from its ELF program headers,
+// which the first loadable segment maps at 0x400000.
+//
+//go:nosplit
+func imageEnd() uint64 {
+	const base = 0x400000
+	end := uint64(16 << 20)
+	if u32(base) != 0x464C457F {
+		return end
+	}
+	phoff := u64(base + 32)
+	phentsize := uint64(*(*uint16)(phys(base + 54)))
+	phnum := uint64(*(*uint16)(phys(base + 56)))
+	for i := uint64(0); i < phnum && i < 64; i++ {
+		ph := base + phoff + i*phentsize
+		if u32(ph) == 1 { // PT_LOAD
+			if e := u64(ph+16) + u64(ph+40); e > end {
+				end = e
+			}
+		}
+	}
+	return end
+}
+
+// memInit takes the usable memory of the PVH memory map above the kernel
+// image (and below the 4 GiB the boot page tables map) for the frame
+// allocator.
+//
+//go:nosplit
+func memInit() {
+	lo := (imageEnd() + 2<<20) &^ (PageSize - 1)
+	si := startInfo
+	if u32(si) != 0x336ec578 || u32(si+4) < 1 {
+		// No memory map: assume 128 MiB.
+		ranges[0] = physRange{lo, 128 << 20}
+		nranges = 1
+		return
+	}
+	mm := u64(si + 40)
+	n := uint64(u32(si + 48))
+	for i := uint64(0); i < n && i < 128 && nranges < maxRanges; i++ {
+		e := mm + i*24
+		start, size, typ := u64(e), u64(e+8), u32(e+16)
+		end := start + size
+		if typ != 1 || end <= lo {
+			continue
+		}
+		if start < lo {
+			start = lo
+		}
+		if end > 4<<30 {
+			end = 4 << 30
+		}
+		start = (start + PageSize - 1) &^ (PageSize - 1)
+		end &^= PageSize - 1
+		if start < end {
+			ranges[nranges] = physRange{start, end}
+			nranges++
+		}
+	}
+}
+
+// ---- page tables and the virtual-memory manager ----
+
+// walk returns the physical address of the page-table entry for va,
+// creating intermediate tables when create is set (0 if absent or out of
+// memory).
+//
+//go:nosplit
+func walk(va uint64, create bool) uint64 {
+	table := readCR3() & PTEAddrMask
+	for level := 4; level > 1; level-- {
+		ep := table + PTIndex(va, level)*8
+		e := u64(ep)
+		if e&PTEPresent == 0 {
+			if !create {
+				return 0
+			}
+			f := allocFrame()
+			if f == 0 {
+				return 0
+			}
+			e = PTE(f, PTEPresent|PTEWritable)
+			setU64(ep, e)
+		} else if e&PTEHuge != 0 {
+			return 0 // inside the identity map: not the VM manager's
+		}
+		table = PTEAddr(e)
+	}
+	return table + PTIndex(va, 1)*8
+}
+
+//go:nosplit
+func findVMA(va uint64) int {
+	for i := 0; i < nvmas && i < maxVMAs; i++ {
+		if vmas[i].start <= va && va < vmas[i].end {
+			return i
+		}
+	}
+	return -1
+}
+
+//go:nosplit
+func overlaps(start, end uint64) bool {
+	for i := 0; i < nvmas && i < maxVMAs; i++ {
+		if vmas[i].start < end && start < vmas[i].end {
+			return true
+		}
+	}
+	return false
+}
+
+// unmapPages frees the frames mapped in [start, end), skipping absent
+// tables a level at a time so that releasing a huge reservation is cheap.
+//
+//go:nosplit
+func unmapPages(start, end uint64) {
+	va := start
+	for va < end {
+		table := readCR3() & PTEAddrMask
+		level := 4
+		for ; level > 1; level-- {
+			e := u64(table + PTIndex(va, level)*8)
+			if e&PTEPresent == 0 || e&PTEHuge != 0 {
+				break
+			}
+			table = PTEAddr(e)
+		}
+		if level > 1 {
+			// Absent at this level: skip what it would map.
+			span := uint64(1) << (12 + 9*uint(level-1))
+			next := (va + span) &^ (span - 1)
+			if next <= va {
+				return
+			}
+			va = next
+			continue
+		}
+		ep := table + PTIndex(va, 1)*8
+		if e := u64(ep); e&PTEPresent != 0 {
+			setU64(ep, 0)
+			invlpg(va)
+			freeFrame(PTEAddr(e))
+		}
+		va += PageSize
+	}
+}
+
+// removeVMAs cuts [start, end) out of the VMA list, splitting a VMA that
+// straddles it.
+//
+//go:nosplit
+func removeVMAs(start, end uint64) bool {
+	for i := 0; i < nvmas && i < maxVMAs; i++ {
+		v := vmas[i]
+		if v.end <= start || end <= v.start {
+			continue
+		}
+		switch {
+		case start <= v.start && v.end <= end:
+			vmas[i] = vmas[nvmas-1]
+			nvmas--
+			i--
+		case v.start < start && end < v.end:
+			if nvmas >= maxVMAs {
+				return false
+			}
+			vmas[i].end = start
+			vmas[nvmas] = vma{end, v.end, v.prot}
+			nvmas++
+		case v.start < start:
+			vmas[i].end = start
+		default:
+			vmas[i].start = end
+		}
+	}
+	return true
+}
+
+//go:nosplit
+func addVMA(start, end, prot uint64) bool {
+	// Merge with an adjacent VMA of the same protection.
+	for i := 0; i < nvmas && i < maxVMAs; i++ {
+		if vmas[i].prot == prot && vmas[i].end == start {
+			vmas[i].end = end
+			return true
+		}
+		if vmas[i].prot == prot && vmas[i].start == end {
+			vmas[i].start = start
+			return true
+		}
+	}
+	if nvmas >= maxVMAs {
+		return false
+	}
+	vmas[nvmas] = vma{start, end, prot}
+	nvmas++
+	return true
+}
+
+// Linux errno values the system calls return (negated).
+const (
+	ePERM     = 1
+	eNOENT    = 2
+	eSRCH     = 3
+	eINTR     = 4
+	eBADF     = 9
+	eAGAIN    = 11
+	eNOMEM    = 12
+	eFAULT    = 14
+	eINVAL    = 22
+	eNOSYS    = 38
+	eTIMEDOUT = 110
+)
+
+const (
+	mapFixed     = 0x10
+	mapAnon      = 0x20
+	mapNoReplace = 0x100000
+	userTop      = 1 << 47
+	userBottom   = 4 << 30 // below: the kernel's identity map
+)
+
+//go:nosplit
+func sysMmap(addr, length, prot, flags, fd uint64) uint64 {
+	if length == 0 || flags&mapAnon == 0 {
+		return neg(eINVAL)
+	}
+	length = (length + PageSize - 1) &^ (PageSize - 1)
+	if length == 0 || length > userTop {
+		return neg(eNOMEM)
+	}
+	if flags&mapFixed != 0 {
+		if addr&(PageSize-1) != 0 || addr < userBottom || addr+length > userTop || addr+length < addr {
+			return neg(eINVAL)
+		}
+		unmapPages(addr, addr+length)
+		if !removeVMAs(addr, addr+length) || !addVMA(addr, addr+length, prot) {
+			return neg(eNOMEM)
+		}
+		return addr
+	}
+	addr &^= PageSize - 1
+	if addr < userBottom || addr+length > userTop || addr+length < addr || overlaps(addr, addr+length) {
+		// No usable hint: take fresh address space.
+		if mmapNext == 0 {
+			mmapNext = 0x100000000000
+		}
+		addr = mmapNext
+		mmapNext += length + PageSize // a guard page between mappings
+		if mmapNext > userTop {
+			return neg(eNOMEM)
+		}
+	}
+	if !addVMA(addr, addr+length, prot) {
+		return neg(eNOMEM)
+	}
+	return addr
+}
+
+//go:nosplit
+func sysMunmap(addr, length uint64) uint64 {
+	length = (length + PageSize - 1) &^ (PageSize - 1)
+	if addr&(PageSize-1) != 0 || addr+length < addr {
+		return neg(eINVAL)
+	}
+	if addr < userBottom {
+		return 0
+	}
+	unmapPages(addr, addr+length)
+	if !removeVMAs(addr, addr+length) {
+		return neg(eNOMEM)
+	}
+	return 0
+}
+
+//go:nosplit
+func sysMprotect(addr, length, prot uint64) uint64 {
+	length = (length + PageSize - 1) &^ (PageSize - 1)
+	if addr < userBottom || addr+length < addr {
+		return neg(eINVAL)
+	}
+	if prot == 0 {
+		unmapPages(addr, addr+length)
+	}
+	if !removeVMAs(addr, addr+length) || !addVMA(addr, addr+length, prot) {
+		return neg(eNOMEM)
+	}
+	return 0
+}
+
+// demandPage maps a zeroed frame at the page of va if va lies in an
+// accessible VMA, and reports whether it did.
+//
+//go:nosplit
+func demandPage(va uint64) bool {
+	i := findVMA(va)
+	if i < 0 || vmas[i].prot == 0 {
+		return false
+	}
+	ep := walk(va, true)
+	if ep == 0 {
+		return false
+	}
+	if u64(ep)&PTEPresent != 0 {
+		return false // present already: a protection fault
+	}
+	f := allocFrame()
+	if f == 0 {
+		return false
+	}
+	setU64(ep, PTE(f, PTEPresent|PTEWritable))
+	return true
+}
+
+//go:nosplit
+func neg(e uint64) uint64 { return -e }
+
+// ---- time ----
+
+// calibrateTSC measures the TSC against the PIT's channel 2 over 10 ms.
+//
+//go:nosplit
+func calibrateTSC() {
+	const count = pitHz / 100
+	outb(0x61, inb(0x61)&^2|1) // gate on, speaker off
+	outb(0x43, 0xB0)           // channel 2, lo/hi, mode 0
+	outb(0x42, count&0xFF)
+	outb(0x42, count>>8)
+	t0 := rdtsc()
+	for i := 0; i < 100000000 && inb(0x61)&0x20 == 0; i++ {
+	}
+	t1 := rdtsc()
+	tscPerSec = (t1 - t0) * 100
+	if tscPerSec == 0 {
+		tscPerSec = 1e9
+	}
+}
+
+// nanotime is the monotonic time since boot in nanoseconds.
+//
+//go:nosplit
+func nanotime() int64 {
+	d := rdtsc() - tsc0
+	sec := d / tscPerSec
+	rem := d % tscPerSec
+	return int64(sec*1e9 + rem*1e9/tscPerSec)
+}
+
+//go:nosplit
+func pitInit() {
+	// PICs: IRQs 0-15 at vectors 32-47, all masked but the timer.
+	outb(0x20, 0x11)
+	outb(0xA0, 0x11)
+	outb(0x21, 32)
+	outb(0xA1, 40)
+	outb(0x21, 4)
+	outb(0xA1, 2)
+	outb(0x21, 1)
+	outb(0xA1, 1)
+	outb(0x21, 0xFE)
+	outb(0xA1, 0xFF)
+	const div = pitHz / hz
+	outb(0x43, 0x34) // channel 0, lo/hi, rate generator
+	outb(0x40, div&0xFF)
+	outb(0x40, div>>8)
+}
+
+// ---- descriptors ----
+
+//go:nosplit
+func descInit() {
+	gdt[1] = CodeDescriptor64
+	gdt[2] = DataDescriptor
+	tssBase := uint64(uintptr(unsafe.Pointer(&tss)))
+	gdt[3], gdt[4] = TSSDescriptor(tssBase, uint32(len(tss)-1))
+	// IST1: the kernel stack (interrupts); IST2: double fault; IST3: page
+	// faults, so that a fault inside a trap handler gets a fresh stack.
+	setTSSU64(36, uint64(uintptr(unsafe.Pointer(&kstack)))+kstackSize)
+	setTSSU64(44, uint64(uintptr(unsafe.Pointer(&ist2)))+istSize)
+	setTSSU64(52, uint64(uintptr(unsafe.Pointer(&ist3)))+istSize)
+	tss[102], tss[103] = 104, 0 // no I/O bitmap
+	loadDTR(uintptr(unsafe.Pointer(&gdt)), uint16(len(gdt)*8-1))
+	lgdt(uintptr(unsafe.Pointer(&dtr)))
+	ltr(TSSSel)
+
+	for v := 0; v < len(vecTable); v++ {
+		ist := uint8(1)
+		switch v {
+		case 8:
+			ist = 2
+		case 14:
+			ist = 3
+		}
+		idt[v][0], idt[v][1] = InterruptGate(uint64(vecTable[v]), KernelCS, ist, 0)
+	}
+	loadDTR(uintptr(unsafe.Pointer(&idt)), uint16(len(idt)*16-1))
+	lidt(uintptr(unsafe.Pointer(&dtr)))
+
+	wrmsr(0xC0000081, uint64(KernelCS)<<32|uint64(KernelCS)<<48) // STAR
+	wrmsr(0xC0000082, uint64(syscallEntryAddr()))                // LSTAR
+	wrmsr(0xC0000084, 0x47700)                                   // FMASK: IF, TF, DF, AC, NT
+}
+
+//go:nosplit
+func setTSSU64(off int, v uint64) {
+	for i := 0; i < 8; i++ {
+		tss[(off+i)&127%104] = byte(v >> (8 * uint(i)))
+	}
+}
+
+//go:nosplit
+func loadDTR(base uintptr, limit uint16) {
+	dtr[0], dtr[1] = byte(limit), byte(limit>>8)
+	for i := 0; i < 8; i++ {
+		dtr[2+i] = byte(uint64(base) >> (8 * uint(i)))
+	}
+}
+
+// ---- the initial process stack ----
+
+// buildStack lays out argc, argv, envp and auxv on bootStack as Linux does
+// for a new process: argv is the boot command line split at white space,
+// envp its NAME=value words before "--".
+//
+//go:nosplit
+func buildStack() {
+	base := uint64(uintptr(unsafe.Pointer(&bootStack)))
+	top := base + bootStackSz
+	// Strings area: the top 8 KiB.
+	str := top - 8192
+	p := str
+	var cmd uint64
+	if u32(startInfo) == 0x336ec578 {
+		cmd = u64(startInfo + 24)
+	}
+	nw := 0
+	inWord := false
+	sep := -1
+	if cmd != 0 {
+		for i := uint64(0); i < 4000 && p < top-64; i++ {
+			c := *(*byte)(phys(cmd + i))
+			if c == 0 {
+				break
+			}
+			if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+				if inWord {
+					*(*byte)(phys(p)) = 0
+					p++
+					inWord = false
+				}
+				continue
+			}
+			if !inWord {
+				if nw == maxWords {
+					break
+				}
+				words[nw] = p
+				nw++
+				inWord = true
+			}
+			*(*byte)(phys(p)) = c
+			p++
+		}
+		if inWord {
+			*(*byte)(phys(p)) = 0
+			p++
+		}
+	}
+	if nw == 0 {
+		words[0] = p
+		const name = "kernel\x00"
+		for i := 0; i < len(name); i++ {
+			*(*byte)(phys(p)) = name[i]
+			p++
+		}
+		nw = 1
+	}
+	for i := 1; i < nw && i < maxWords; i++ {
+		w := words[i]
+		if *(*byte)(phys(w)) == '-' && *(*byte)(phys(w + 1)) == '-' && *(*byte)(phys(w + 2)) == 0 {
+			sep = i
+			break
+		}
+	}
+	// AT_RANDOM: 16 bytes.
+	rnd := (p + 15) &^ 15
+	for i := uint64(0); i < 16; i++ {
+		*(*byte)(phys(rnd + i)) = byte(random())
+	}
+	// The vector, below the strings, 16-byte aligned.
+	sp := (str - 1024) &^ 15
+	v := sp
+	setU64(v, uint64(nw))
+	v += 8
+	for i := 0; i < nw && i < maxWords; i++ {
+		setU64(v, words[i])
+		v += 8
+	}
+	setU64(v, 0)
+	v += 8
+	for i := 1; i < sep && i < maxWords; i++ {
+		if isVar(words[i]) {
+			setU64(v, words[i])
+			v += 8
+		}
+	}
+	setU64(v, 0)
+	v += 8
+	aux := [...]uint64{
+		6, PageSize, // AT_PAGESZ
+		25, rnd, // AT_RANDOM
+		16, 0, // AT_HWCAP
+		17, 100, // AT_CLKTCK
+		23, 0, // AT_SECURE
+		0, 0, // AT_NULL
+	}
+	for _, x := range aux {
+		setU64(v, x)
+		v += 8
+	}
+	userSP = sp
+}
+
+// isVar reports whether the NUL-terminated word at p is NAME=value with a
+// NAME not starting with '-' (boot.IsVar's rule).
+//
+//go:nosplit
+func isVar(p uint64) bool {
+	c := *(*byte)(phys(p))
+	if c == '-' || c == '=' || c == 0 {
+		return false
+	}
+	for i := uint64(0); i < 4096; i++ {
+		switch *(*byte)(phys(p + i)) {
+		case '=':
+			return true
+		case 0:
+			return false
+		}
+	}
+	return false
+}
+
+//go:nosplit
+func random() uint64 {
+	// xorshift seeded from the TSC: good enough for AT_RANDOM and hash
+	// seeds in a test kernel, not for cryptography.
+	if rng == 0 {
+		rng = rdtsc() | 1
+	}
+	rng ^= rng << 13
+	rng ^= rng >> 7
+	rng ^= rng << 17
+	return rng
+}
+
+// ---- boot ----
+
+//go:nosplit
+func fxArea(i uint64) uint64 {
+	return (uint64(uintptr(unsafe.Pointer(&threads[i&(maxThreads-1)].fx))) + 15) &^ 15
+}
+
+// kinit runs once, from the entry, before the Go runtime: console, memory,
+// descriptors, time, the first two threads and the process stack.
+//
+//go:nosplit
+func kinit() {
+	tsc0 = rdtsc()
+	serialInit()
+	memInit()
+	descInit()
+	calibrateTSC()
+	pitInit()
+	stats.BootTSC, stats.TSCPerSecond = tsc0, tscPerSec
+	// Thread 0 is the runtime's first thread (its context is saved at its
+	// first trap); the last slot is the idle thread.
+	nextTID = 1
+	threads[0].state, threads[0].tid = thRunnable, nextTID
+	threads[0].fsbase = uint64(uintptr(unsafe.Pointer(&dummyTLS))) + 64
+	idle = maxThreads - 1
+	it := &threads[idle]
+	it.state = thRunnable
+	it.tid = 0
+	it.fsbase = threads[0].fsbase
+	it.tf = trapFrame{RIP: uint64(idleLoopAddr()), CS: KernelCS, SS: KernelDS, RFLAGS: 0x202,
+		RSP: uint64(uintptr(unsafe.Pointer(&idleStack))) + uint64(len(idleStack)) - 16}
+	// A valid SSE state for the idle thread: MXCSR default in its area.
+	*(*uint32)(phys(fxArea(idle) + 24)) = 0x1F80
+	*(*uint32)(phys(fxArea(idle) + 28)) = 0xFFFF
+	cur = 0
+	curFX = fxArea(0)
+	buildStack()
+}

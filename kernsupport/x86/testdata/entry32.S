@@ -1,0 +1,53 @@
+	.code32
+start:
+	cld
+	movl %ebx, %esi
+	call 1f
+1:	popl %ebp
+	/* zero 6 pages at 0x8000 */
+	movl $0x8000, %edi
+	movl $(6*1024), %ecx
+	xorl %eax, %eax
+	rep stosl
+	movl $0x9003, 0x8000
+	movl $0xA003, 0x9000
+	movl $0xB003, 0x9008
+	movl $0xC003, 0x9010
+	movl $0xD003, 0x9018
+	/* 2048 2MiB PDEs */
+	movl $0xA000, %edi
+	movl $0x83, %eax
+	movl $2048, %ecx
+2:	movl %eax, (%edi)
+	addl $0x200000, %eax
+	addl $8, %edi
+	loop 2b
+	/* PAE */
+	movl %cr4, %eax
+	orl $0x20, %eax
+	movl %eax, %cr4
+	movl $0x8000, %eax
+	movl %eax, %cr3
+	/* EFER.LME */
+	movl $0xC0000080, %ecx
+	rdmsr
+	orl $0x100, %eax
+	wrmsr
+	movl %cr0, %eax
+	orl $0x80000001, %eax
+	movl %eax, %cr0
+	/* GDT pointer at 0x7ff0: limit, base = ebp + (gdt - 1b) */
+	movw $23, 0x7ff0
+	leal (gdt-1b)(%ebp), %eax
+	movl %eax, 0x7ff2
+	lgdt 0x7ff0
+	pushl $0x08
+	leal (end-1b)(%ebp), %eax
+	pushl %eax
+	lret
+	.balign 8
+gdt:
+	.quad 0
+	.quad 0x00AF9A000000FFFF
+	.quad 0x00CF92000000FFFF
+end:

@@ -1,0 +1,489 @@
+//go:build linux && amd64
+
+package x86
+
+// Linux amd64 system-call numbers the runtime uses.
+const (
+	nrRead          = 0
+	nrWrite         = 1
+	nrClose         = 3
+	nrMmap          = 9
+	nrMprotect      = 10
+	nrMunmap        = 11
+	nrRtSigaction   = 13
+	nrRtSigprocmask = 14
+	nrRtSigreturn   = 15
+	nrSchedYield    = 24
+	nrMadvise       = 28
+	nrNanosleep     = 35
+	nrGetpid        = 39
+	nrClone         = 56
+	nrExit          = 60
+	nrFcntl         = 72
+	nrSigaltstack   = 131
+	nrPrctl         = 157
+	nrArchPrctl     = 158
+	nrGettid        = 186
+	nrTkill         = 200
+	nrFutex         = 202
+	nrSchedGetaff   = 204
+	nrClockGettime  = 228
+	nrExitGroup     = 231
+	nrTgkill        = 234
+	nrOpenat        = 257
+	nrGetrandom     = 318
+)
+
+const (
+	vecPF      = 14
+	vecTimer   = 32
+	vecSyscall = 0x100
+)
+
+// trap is called by trapCommon for every kernel entry with the frame of the
+// interrupted context; whatever context is in the frame when it returns is
+// resumed.
+//
+//go:nosplit
+func trap(tf *trapFrame) {
+	if depth > 1 {
+		nestedTrap(tf)
+		return
+	}
+	t := &threads[cur&(maxThreads-1)]
+	t.tf = *tf
+	switch v := tf.Vector; {
+	case v == vecSyscall:
+		stats.Syscalls++
+		syscall(t)
+	case v == vecTimer:
+		stats.Interrupts++
+		ticks++
+		outb(0x20, 0x20)
+		wakeExpired()
+		schedule()
+	case v == vecPF:
+		stats.PageFaults++
+		addr := readCR2()
+		if !demandPage(addr) {
+			fault(t, addr)
+		}
+	case v >= 32 && v < 48:
+		stats.Interrupts++
+		if v >= 40 {
+			outb(0xA0, 0x20)
+		}
+		outb(0x20, 0x20)
+	default:
+		fault(t, readCR2())
+	}
+	deliverSignals()
+	nt := &threads[cur&(maxThreads-1)]
+	*tf = nt.tf
+}
+
+// nestedTrap handles a trap taken inside the kernel: a page fault on user
+// memory a system call touches is paged in; anything else is fatal.
+//
+//go:nosplit
+func nestedTrap(tf *trapFrame) {
+	if tf.Vector == vecPF {
+		stats.PageFaults++
+		if demandPage(readCR2()) {
+			return
+		}
+	}
+	dump("kernel fault in trap path", tf)
+	exit(3)
+}
+
+// fault handles an exception in a thread: one the runtime can turn into a
+// panic becomes a signal; the rest are fatal.
+//
+//go:nosplit
+func fault(t *thread, addr uint64) {
+	sig := uint64(0)
+	switch t.tf.Vector {
+	case 0:
+		sig = 8 // SIGFPE
+	case 6:
+		sig = 4 // SIGILL
+	case 13, 14:
+		sig = 11 // SIGSEGV
+	case 17:
+		sig = 7 // SIGBUS
+	}
+	if sig != 0 && t.tf.RIP >= 0x400000 && sigactions[sig&127].handler > 1 && int64(cur) != int64(idle) {
+		if postFault(t, sig, addr) {
+			return
+		}
+	}
+	dump("unhandled exception", &t.tf)
+	exit(3)
+}
+
+// dump prints a fault over the serial console.
+//
+//go:nosplit
+func dump(why string, tf *trapFrame) {
+	puts("\ngoskit: ")
+	puts(why)
+	puts(": vector ")
+	putDec(tf.Vector)
+	puts(" error ")
+	putHex(tf.Err)
+	puts(" cr2 ")
+	putHex(readCR2())
+	puts("\n rip ")
+	putHex(tf.RIP)
+	puts(" rsp ")
+	putHex(tf.RSP)
+	puts(" rflags ")
+	putHex(tf.RFLAGS)
+	puts(" tid ")
+	putDec(uint64(threads[cur&(maxThreads-1)].tid))
+	puts("\n rax ")
+	putHex(tf.RAX)
+	puts(" rbx ")
+	putHex(tf.RBX)
+	puts(" rcx ")
+	putHex(tf.RCX)
+	puts(" rdx ")
+	putHex(tf.RDX)
+	puts("\n rsi ")
+	putHex(tf.RSI)
+	puts(" rdi ")
+	putHex(tf.RDI)
+	puts(" rbp ")
+	putHex(tf.RBP)
+	puts(" r8  ")
+	putHex(tf.R8)
+	puts("\n r9  ")
+	putHex(tf.R9)
+	puts(" r10 ")
+	putHex(tf.R10)
+	puts(" r11 ")
+	putHex(tf.R11)
+	puts(" r12 ")
+	putHex(tf.R12)
+	puts("\n r13 ")
+	putHex(tf.R13)
+	puts(" r14 ")
+	putHex(tf.R14)
+	puts(" r15 ")
+	putHex(tf.R15)
+	puts("\n")
+}
+
+// ---- scheduler ----
+
+// schedule makes the next runnable thread after the current one current
+// (round robin), or the idle thread when none is.
+//
+//go:nosplit
+func schedule() {
+	next := idle
+	for i := uint64(1); i <= maxThreads; i++ {
+		j := (cur + i) & (maxThreads - 1)
+		if j != idle && threads[j].state == thRunnable {
+			next = j
+			break
+		}
+	}
+	switchTo(next)
+}
+
+//go:nosplit
+func switchTo(next uint64) {
+	next &= maxThreads - 1
+	if next != cur {
+		stats.ContextSwitches++
+	}
+	cur = next
+	curFX = fxArea(next)
+	wrmsr(0xC0000100, threads[next].fsbase)
+}
+
+// wakeExpired wakes the threads whose sleep or futex wait has timed out.
+//
+//go:nosplit
+func wakeExpired() {
+	now := nanotime()
+	for i := range threads {
+		t := &threads[i]
+		if (t.state == thFutex || t.state == thSleep) && t.deadline != 0 && now >= t.deadline {
+			if t.state == thFutex {
+				t.tf.RAX = neg(eTIMEDOUT)
+			} else {
+				t.tf.RAX = 0
+			}
+			t.state = thRunnable
+			t.deadline = 0
+		}
+	}
+}
+
+// block takes the current thread off the CPU until woken.
+//
+//go:nosplit
+func block(t *thread, state uint32, deadline int64) {
+	t.state = state
+	t.deadline = deadline
+	schedule()
+}
+
+// ---- system calls ----
+
+//go:nosplit
+func syscall(t *thread) {
+	tf := &t.tf
+	a0, a1, a2, a3, a4 := tf.RDI, tf.RSI, tf.RDX, tf.R10, tf.R8
+	var r uint64
+	switch tf.RAX {
+	case nrWrite:
+		if a0 == 1 || a0 == 2 {
+			for i := uint64(0); i < a2; i++ {
+				putc(*(*byte)(phys(a1 + i)))
+			}
+			r = a2
+		} else {
+			r = neg(eBADF)
+		}
+	case nrRead:
+		if a0 <= 2 {
+			r = 0
+		} else {
+			r = neg(eBADF)
+		}
+	case nrClose:
+		r = neg(eBADF)
+		if a0 <= 2 {
+			r = 0
+		}
+	case nrMmap:
+		r = sysMmap(a0, a1, a2, tf.R10, a4)
+	case nrMunmap:
+		r = sysMunmap(a0, a1)
+	case nrMprotect:
+		r = sysMprotect(a0, a1, a2)
+	case nrMadvise:
+		const madvDontneed, madvFree = 4, 8
+		if (a2 == madvDontneed || a2 == madvFree) && a0 >= userBottom && a0&(PageSize-1) == 0 {
+			unmapPages(a0, a0+((a1+PageSize-1)&^(PageSize-1)))
+		}
+		r = 0
+	case nrRtSigaction:
+		r = sysSigaction(a0, a1, a2)
+	case nrRtSigprocmask:
+		r = sysSigprocmask(t, a0, a1, a2)
+	case nrRtSigreturn:
+		sigreturn(t)
+		return
+	case nrSigaltstack:
+		if a1 != 0 {
+			setU64(a1, t.altSP)
+			*(*uint32)(phys(a1 + 8)) = t.altFlags
+			setU64(a1+16, t.altSize)
+		}
+		if a0 != 0 {
+			t.altSP, t.altFlags, t.altSize = u64(a0), u32(a0+8), u64(a0+16)
+		}
+		r = 0
+	case nrArchPrctl:
+		const setFS, getFS = 0x1002, 0x1003
+		switch a0 {
+		case setFS:
+			t.fsbase = a1
+			wrmsr(0xC0000100, a1)
+		case getFS:
+			setU64(a1, t.fsbase)
+		default:
+			r = neg(eINVAL)
+		}
+	case nrGettid:
+		r = uint64(t.tid)
+	case nrGetpid:
+		r = 1
+	case nrSchedGetaff:
+		if a1 < 8 {
+			r = neg(eINVAL)
+		} else {
+			setU64(a2, 1)
+			r = 8
+		}
+	case nrOpenat:
+		r = neg(eNOENT)
+	case nrFcntl:
+		const getFL = 3
+		switch {
+		case a0 > 2:
+			r = neg(eBADF)
+		case a1 == getFL:
+			r = 2 // O_RDWR
+		default:
+			r = 0
+		}
+	case nrPrctl:
+		r = 0
+	case nrClockGettime:
+		now := uint64(nanotime())
+		setU64(a1, now/1e9)
+		setU64(a1+8, now%1e9)
+		r = 0
+	case nrNanosleep:
+		d := int64(u64(a0))*1e9 + int64(u64(a0+8))
+		block(t, thSleep, nanotime()+d+1)
+		return
+	case nrSchedYield:
+		tf.RAX = 0
+		schedule()
+		return
+	case nrFutex:
+		futex(t, a0, a1, a2, a3)
+		return
+	case nrClone:
+		r = clone(t, a0, a1, a4)
+	case nrExit:
+		t.state = thFree
+		schedule()
+		return
+	case nrExitGroup:
+		exit(a0 & 0xFF)
+	case nrTkill:
+		r = kill(a0, a1)
+	case nrTgkill:
+		r = kill(a1, a2)
+	case nrGetrandom:
+		for i := uint64(0); i < a1; i++ {
+			*(*byte)(phys(a0 + i)) = byte(random())
+		}
+		r = a1
+	default:
+		n := tf.RAX
+		if n < 512 && unknownSys[n/64]&(1<<(n%64)) == 0 {
+			unknownSys[n/64] |= 1 << (n % 64)
+			puts("goskit: unknown system call ")
+			putDec(n)
+			puts(", returning ENOSYS\n")
+		}
+		r = neg(eNOSYS)
+	}
+	tf.RAX = r
+}
+
+//go:nosplit
+func futex(t *thread, addr, op, val, timeout uint64) {
+	const wait, wake, private = 0, 1, 128
+	switch op &^ private {
+	case wait:
+		if uint64(u32(addr)) != val&0xFFFFFFFF {
+			t.tf.RAX = neg(eAGAIN)
+			return
+		}
+		var deadline int64
+		if timeout != 0 {
+			deadline = nanotime() + int64(u64(timeout))*1e9 + int64(u64(timeout+8))
+			if deadline == 0 {
+				deadline = 1
+			}
+		}
+		t.waitAddr = addr
+		t.tf.RAX = 0
+		block(t, thFutex, deadline)
+	case wake:
+		n := uint64(0)
+		for i := range threads {
+			w := &threads[i]
+			if n < val && w.state == thFutex && w.waitAddr == addr {
+				w.state = thRunnable
+				w.deadline = 0
+				w.tf.RAX = 0
+				n++
+			}
+		}
+		t.tf.RAX = n
+	default:
+		t.tf.RAX = neg(eNOSYS)
+	}
+}
+
+//go:nosplit
+func clone(t *thread, flags, stack, tls uint64) uint64 {
+	const cloneSettls = 0x80000
+	for i := uint64(0); i < maxThreads; i++ {
+		if i == idle || threads[i].state != thFree {
+			continue
+		}
+		c := &threads[i]
+		nextTID++
+		c.state, c.tid, c.tf, c.fsbase, c.sigmask = thRunnable, nextTID, t.tf, t.fsbase, t.sigmask
+		c.waitAddr, c.deadline, c.pending = 0, 0, 0
+		c.altSP, c.altSize, c.altFlags = 0, 0, ssDisable
+		c.tf.RAX = 0
+		c.tf.RSP = stack
+		if flags&cloneSettls != 0 {
+			c.fsbase = tls
+		}
+		// The parent's SSE state was saved on entry; the child starts
+		// with a copy.
+		copyWords(fxArea(i), curFX, 512)
+		return uint64(c.tid)
+	}
+	return neg(eAGAIN)
+}
+
+//go:nosplit
+func sysSigaction(sig, act, oact uint64) uint64 {
+	if sig == 0 || sig >= 65 || sig == 9 || sig == 19 {
+		return neg(eINVAL)
+	}
+	a := &sigactions[sig&127]
+	if oact != 0 {
+		setU64(oact, a.handler)
+		setU64(oact+8, a.flags)
+		setU64(oact+16, a.restorer)
+		setU64(oact+24, a.mask)
+	}
+	if act != 0 {
+		a.handler, a.flags, a.restorer, a.mask = u64(act), u64(act+8), u64(act+16), u64(act+24)
+	}
+	return 0
+}
+
+//go:nosplit
+func sysSigprocmask(t *thread, how, set, oset uint64) uint64 {
+	if oset != 0 {
+		setU64(oset, t.sigmask)
+	}
+	if set != 0 {
+		m := u64(set)
+		switch how {
+		case 0: // SIG_BLOCK
+			t.sigmask |= m
+		case 1: // SIG_UNBLOCK
+			t.sigmask &^= m
+		case 2: // SIG_SETMASK
+			t.sigmask = m
+		default:
+			return neg(eINVAL)
+		}
+	}
+	return 0
+}
+
+// kill marks signal sig pending on the thread with id tid.
+//
+//go:nosplit
+func kill(tid, sig uint64) uint64 {
+	if sig == 0 || sig >= 65 {
+		return neg(eINVAL)
+	}
+	for i := range threads {
+		t := &threads[i]
+		if t.state != thFree && uint64(t.tid) == tid && uint64(i) != idle {
+			t.pending |= 1 << (sig - 1)
+			return 0
+		}
+	}
+	return neg(eSRCH)
+}
