@@ -75,11 +75,11 @@ func hostedInfo(t testing.TB) *boot.Info {
 }
 
 // ttcpConfig is the kernel configuration ttcp.Run gives its kernels: the
-// program's transmit queue unless -txqueue says otherwise.
+// program's transmit queue choice unless -txqueue says otherwise.
 var ttcpConfig = struct {
 	flags kernel.NICFlags
 	queue int
-}{kernel.NICFlags{TxQueue: -1}, 1000}
+}{kernel.NICFlags{TxQueue: -1}, ttcp.TxQueueLen}
 
 // waitListening waits until a TCP endpoint of the kit's stack listens on
 // port.
