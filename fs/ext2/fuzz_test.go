@@ -94,7 +94,7 @@ func FuzzImage(f *testing.F) {
 		f.Add([]byte{byte(r), 40, 0, 4, 0, 0, 0, 0})
 		f.Add([]byte{byte(r), 4, 0, 2, 0, 0})
 	}
-	f.Add([]byte{0, 24, 0, 1, 9})       // block size
+	f.Add([]byte{0, 24, 0, 1, 9})         // block size
 	f.Add([]byte{0, 4, 0, 4, 0, 0, 1, 0}) // blocks count
 	f.Add([]byte{2, 0x28 + 1, 1, 4, 0xaa, 0xbb, 0xcc, 0xdd})
 	f.Fuzz(func(t *testing.T, patches []byte) {
