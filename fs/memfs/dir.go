@@ -41,6 +41,7 @@ func (d *dir) insert(name string, n *inode) {
 func (d *dir) remove(e *dirent) {
 	delete(d.entries, e.name)
 	e.gone = true
+	e.node = nil // the node's memory must not wait for compaction
 	d.dead++
 	if d.dead > 32 && d.dead*2 > len(d.order) {
 		live := d.order[:0]
@@ -239,8 +240,9 @@ func (d *dir) Unlink(name string) error {
 	if e.node.typ == fs.ModeDir {
 		return syscall.EISDIR
 	}
+	n := e.node
 	d.remove(e)
-	e.node.addLinks(-1)
+	n.addLinks(-1)
 	d.in().touch()
 	return nil
 }
@@ -262,8 +264,9 @@ func (d *dir) Rmdir(name string) error {
 	if len(e.node.entries) != 0 {
 		return syscall.ENOTEMPTY
 	}
+	n := e.node
 	d.remove(e)
-	d.unlinkDir(e.node)
+	d.unlinkDir(n)
 	d.in().touch()
 	return nil
 }
@@ -336,11 +339,12 @@ func (d *dir) Rename(oldName string, newDir fs.Dir, newName string) error {
 		}
 	}
 	if dst != nil {
+		old := dst.node
 		nd.remove(dst)
-		if dst.node.typ == fs.ModeDir {
-			nd.unlinkDir(dst.node)
+		if old.typ == fs.ModeDir {
+			nd.unlinkDir(old)
 		} else {
-			dst.node.addLinks(-1)
+			old.addLinks(-1)
 		}
 	}
 	d.remove(src)

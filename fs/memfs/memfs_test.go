@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -306,4 +307,31 @@ func Example() {
 	fmt.Printf("%q size=%d blocks=%d mode=%v\n", buf, a.Size, a.Blocks, a.Mode.FileMode())
 	// Output:
 	// "hello, kit\n" size=1073741827 blocks=16 mode=-rw-r--r--
+}
+
+// An unlinked file that nothing holds is garbage at once, even while the
+// directory keeps the removed entry's slot for its cookies.
+func TestUnlinkFreesMemory(t *testing.T) {
+	r := root(t, memfs.New())
+	for i := range 100 {
+		r.Create(fmt.Sprintf("keep%d", i), 0o644, own)
+	}
+	freed := make(chan struct{})
+	func() {
+		f, _ := r.Create("big", 0o644, own)
+		f.WriteAt(make([]byte, 1<<20), 0)
+		runtime.SetFinalizer(f, func(any) { close(freed) })
+	}()
+	if err := r.Unlink("big"); err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		runtime.GC()
+		select {
+		case <-freed:
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("an unlinked, unreferenced file was not collected after 100 GCs")
 }
