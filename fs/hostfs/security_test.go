@@ -421,3 +421,49 @@ func FuzzName(f *testing.F) {
 		}
 	})
 }
+
+// TestNamespaceEscapes resolves hostile paths through a Namespace rooted
+// at a hostfs: the namespace interprets the links hostfs reports, and no
+// path reaches the sentinel outside.
+func TestNamespaceEscapes(t *testing.T) {
+	h, _, root, outside := jail(t)
+	must(t, os.Mkdir(filepath.Join(root, "sub"), 0o755))
+	must(t, os.WriteFile(filepath.Join(root, "sub", "inside"), []byte("inside"), 0o644))
+	for name, target := range map[string]string{
+		"abs":    filepath.Join(outside, "secret"),
+		"rel":    "../outside/secret",
+		"sub/up": "../../../../outside/secret",
+		"loop":   "loop",
+		"in":     "sub/inside",
+	} {
+		must(t, os.Symlink(target, filepath.Join(root, name)))
+	}
+	var sentinel unix.Stat_t
+	must(t, unix.Stat(filepath.Join(outside, "secret"), &sentinel))
+	ns, err := fs.NewNamespace(h)
+	must(t, err)
+	for _, p := range []string{
+		"/../outside/secret", "../outside/secret", "/../../../../outside/secret",
+		"abs", "rel", "sub/up", "sub/../../outside/secret", "/sub/../../outside",
+		filepath.Join(outside, "secret"), "loop", "in",
+	} {
+		l, err := ns.Resolve(p, fs.Follow)
+		if err != nil || l.Node == nil {
+			continue
+		}
+		a, err := l.Node.Stat()
+		if err == nil && a.Ino == sentinel.Ino {
+			t.Errorf("Resolve(%q) reached the sentinel outside", p)
+		}
+		if f, ok := l.Node.(fs.File); ok {
+			b := make([]byte, len(secret))
+			if n, _ := f.ReadAt(b, 0); string(b[:n]) == secret {
+				t.Errorf("Resolve(%q) reads the sentinel", p)
+			}
+		}
+	}
+	// The link inside the root does resolve.
+	if l, err := ns.Resolve("in", fs.Follow); err != nil || l.Node == nil {
+		t.Errorf("Resolve(in): %+v, %v", l, err)
+	}
+}
