@@ -63,6 +63,12 @@ func newPeerSetup(t *testing.T, kind string, subnet int) *peerSetup {
 	s.P.IP(t, "addr", "add", s.lnx6.String()+"/64", "dev", "vp", "nodad")
 
 	var dev netdev.Device
+	booted := false
+	t.Cleanup(func() {
+		if dev != nil && !booted {
+			dev.Close() // a failed setup (Close is idempotent); a booted kernel closes its own
+		}
+	})
 	switch kind {
 	case "packet":
 		s.ifname = "vk"
@@ -97,6 +103,7 @@ func newPeerSetup(t *testing.T, kind string, subnet int) *peerSetup {
 	if err != nil {
 		t.Fatalf("kernel.Boot on %s: %v", s.nic, err)
 	}
+	booted = true
 	s.kit = k
 	t.Cleanup(k.Close)
 	return s
