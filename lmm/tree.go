@@ -302,8 +302,8 @@ func (q *query) alignBound(alignBits uint, alignOffset uint64) {
 	// bits o of the offset. If o == 0, r is 2^s-aligned, so the block's
 	// usable run at 2^s is at least size. Otherwise r+(2^s-o) is
 	// 2^s-aligned and at least size-(2^s-o) bytes follow it in the block.
-	// Both are upper bounds, so pruning on them is safe; the first is exact
-	// when alignBits is an indexed shift and there is no window.
+	// Both are upper bounds, so pruning on them is safe; the first is the
+	// exact test when alignBits is an indexed shift and there is no window.
 	if o := alignOffset & (uint64(1)<<s - 1); o != 0 {
 		gap := uint64(1)<<s - o
 		q.needK = 0
@@ -334,9 +334,10 @@ func (q *query) fit(n *node) (uint64, bool) {
 }
 
 // descend returns the lowest-addressed fit in x's subtree. Subtrees whose
-// aggregates rule out a fit, or whose addresses lie outside the window, are
-// skipped; with exact bounds (no window, indexed alignment, offset 0) a
-// subtree that is entered always holds a fit, so the walk is one path.
+// bounds rule out a fit, or whose addresses lie outside the window, are
+// skipped. When the bounds are tight and the test is exact (no window, an
+// indexed alignment, offset 0), a subtree that is entered holds a fit, so
+// the walk is one path; a subtree entered in vain has its bounds repaired.
 func (q *query) descend(x *node) (*node, uint64) {
 	for x != nil {
 		if !q.may(x) {
