@@ -173,8 +173,13 @@ func (s *System) openat(at *fs.Location, path string, flags int, mode uint32) (i
 		return -1, syscall.ENOENT
 	}
 	writes := acc != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0
-	o := &openFile{node: node, fsys: l.FileSystem(), acc: acc, dev: l.Dev(),
-		append: flags&syscall.O_APPEND != 0}
+	// The fd's file and its description in one allocation.
+	fo := &struct {
+		f file
+		o openFile
+	}{}
+	o := &fo.o
+	o.node, o.fsys, o.acc, o.dev, o.append = node, l.FileSystem(), acc, l.Dev(), flags&syscall.O_APPEND != 0
 	switch n := node.(type) {
 	case fs.Dir:
 		if creat || writes {
@@ -201,6 +206,11 @@ func (s *System) openat(at *fs.Location, path string, flags int, mode uint32) (i
 		}
 		return -1, syscall.ENXIO
 	}
+	if !writes && o.dir == nil {
+		// The inode number only keys the write lock: a file open for
+		// reading needs none.
+		return s.install(fileFor(fo, flags)), nil
+	}
 	a, err := node.Stat()
 	if err != nil {
 		return -1, errno(err)
@@ -215,9 +225,19 @@ func (s *System) openat(at *fs.Location, path string, flags int, mode uint32) (i
 			return -1, errno(err)
 		}
 	}
-	f := &file{of: o,
-		nonblk: flags&syscall.O_NONBLOCK != 0, cloexec: flags&syscall.O_CLOEXEC != 0}
-	return s.install(f), nil
+	return s.install(fileFor(fo, flags)), nil
+}
+
+// fileFor fills in the file of an open file description.
+func fileFor(fo *struct {
+	f file
+	o openFile
+}, flags int) *file {
+	f := &fo.f
+	f.of = &fo.o
+	f.nonblk = flags&syscall.O_NONBLOCK != 0
+	f.cloexec = flags&syscall.O_CLOEXEC != 0
+	return f
 }
 
 // Creat is Open(path, O_CREAT|O_WRONLY|O_TRUNC, mode).
