@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -466,4 +467,57 @@ func TestNamespaceEscapes(t *testing.T) {
 	if l, err := ns.Resolve("in", fs.Follow); err != nil || l.Node == nil {
 		t.Errorf("Resolve(in): %+v, %v", l, err)
 	}
+}
+
+// TestDirRenameRace moves a directory out of the root and back while
+// walkers look it up and create beneath it. What a walker makes lands
+// inside that directory, wherever it is at the moment (held nodes follow
+// it; see TestDirMovedOut), and never beside the sentinel or anywhere else.
+func TestDirRenameRace(t *testing.T) {
+	h, r, root, outside := jail(t)
+	in, out := filepath.Join(root, "m"), filepath.Join(outside, "m")
+	must(t, os.Mkdir(in, 0o755))
+	// The mover runs until the walkers are done (at most maxMoves moves).
+	const maxMoves, walks = 20000, 200
+	var done atomic.Bool
+	var wg, movers sync.WaitGroup
+	movers.Add(1)
+	go func() {
+		defer movers.Done()
+		for i := 0; i < maxMoves && !done.Load(); i++ {
+			if i%2 == 0 {
+				os.Rename(in, out)
+			} else {
+				os.Rename(out, in)
+			}
+		}
+		os.Rename(out, in) // end inside
+	}()
+	iof := fs.IOFS(h)
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range walks {
+				iofs.ReadFile(iof, "m/../../outside/secret")
+				n, err := r.Lookup("m")
+				if err != nil {
+					continue
+				}
+				d := n.(fs.Dir)
+				d.Create(fmt.Sprintf("f%d-%d", w, i), 0o644, fs.Owner{})
+				if _, err := d.Lookup(".."); err == nil {
+					t.Error("Lookup .. succeeded")
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	done.Store(true)
+	movers.Wait()
+	// Everything made is in m; nothing beside the sentinel.
+	ents, err := os.ReadDir(in)
+	must(t, err)
+	t.Logf("%d files made in the moving directory", len(ents))
+	checkOutside(t, outside)
 }
