@@ -683,3 +683,13 @@ func TestFilesConcurrent(t *testing.T) {
 		t.Errorf("next fd %d, want %d: an fd leaked", fd, shared+1)
 	}
 }
+
+// TestFilesPoll: a regular file is always ready, as on Linux.
+func TestFilesPoll(t *testing.T) {
+	s := newFS(t)
+	fd := must(s.Creat("/f", 0o644))
+	pfds := []libc.PollFd{{Fd: int32(fd), Events: 0x1 | 0x4}} // POLLIN|POLLOUT
+	if n, err := s.Poll(pfds, 0); n != 1 || err != nil || pfds[0].Revents != 0x5 {
+		t.Errorf("Poll = %d, %v, revents %#x", n, err, pfds[0].Revents)
+	}
+}
