@@ -37,7 +37,7 @@ func benchDial(b *testing.B, addr, aname string) fs.FileSystem {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := Dial(conn, &Options{MessageSize: benchMsize, Aname: aname})
+	c, err := Dial(conn, &Options{MessageSize: benchMsize, Aname: aname, Plain: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func BenchmarkServerNetstack(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			c, err := Dial(conn, &Options{MessageSize: benchMsize})
+			c, err := Dial(conn, &Options{MessageSize: benchMsize, Plain: true})
 			if err != nil {
 				b.Fatal(err)
 			}

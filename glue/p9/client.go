@@ -16,8 +16,9 @@ import (
 )
 
 // Dial attaches to the 9P2000.L server on conn and returns its file system.
-// It negotiates plain 9P2000.L and the server's msize itself (p9's client
-// would insist on its Google extensions), attaches as opts.UID to
+// It negotiates the version and the server's msize itself (p9's client
+// insists on its extension "9P2000.L.Google.7"; Dial asks for it and steps
+// down to plain 9P2000.L when refused), attaches as opts.UID to
 // opts.Aname, and keeps every message within the granted msize. Closing
 // the file system closes conn.
 func Dial(conn net.Conn, opts *Options) (fs.FileSystem, error) {
@@ -25,12 +26,12 @@ func Dial(conn net.Conn, opts *Options) (fs.FileSystem, error) {
 	if opts != nil {
 		o = *opts
 	}
-	msize, err := negotiate(conn, opts.msize(64<<10))
+	msize, version, err := negotiate(conn, opts.msize(64<<10), o.Plain)
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	cc := newClientConn(conn, msize, o.UID)
+	cc := newClientConn(conn, msize, version, o.UID)
 	c, err := hp.NewClient(cc, hp.WithMessageSize(msize))
 	if err != nil {
 		conn.Close()
@@ -47,7 +48,7 @@ func Dial(conn net.Conn, opts *Options) (fs.FileSystem, error) {
 		c.Close()
 		return nil, fmt.Errorf("9p: attach %q: %w", o.Aname, cerr(err))
 	}
-	cl := &client{c: c, uid: o.UID, msize: msize}
+	cl := &client{c: c, uid: o.UID, msize: msize, walkGetAttr: c.Version() >= 2, ucreate: c.Version() >= 3}
 	cl.root = &dir{node: node{cl: cl, f: root, qid: qid}}
 	return cl, nil
 }
@@ -72,6 +73,10 @@ type client struct {
 	uid   uint32
 	msize uint32
 	root  *dir
+	// walkGetAttr: the server speaks p9's extension with Twalkgetattr.
+	walkGetAttr bool
+	// ucreate: creations carry the uid (p9's extension, version 3).
+	ucreate bool
 
 	closeOnce sync.Once
 }
@@ -182,7 +187,7 @@ func (n *node) SetAttr(s fs.SetAttr) error {
 // the server made it with (9P2000.L's creations carry only a gid; the uid
 // is the attach uid).
 func (n *node) chown(o fs.Owner) error {
-	if o.UID == n.cl.uid {
+	if o.UID == n.cl.uid || n.cl.ucreate {
 		return nil
 	}
 	return n.SetAttr(fs.SetAttr{Valid: fs.SetUID | fs.SetGID, Owner: o})
@@ -204,15 +209,20 @@ func (c *client) newNode(f hp.File, qid hp.QID) (fs.Node, error) {
 		return nil, cerr(err)
 	}
 	n.qid = qid
-	switch fs.Mode(a.Mode).Type() {
+	return c.typedNode(n, fs.Mode(a.Mode)), nil
+}
+
+// typedNode makes the node of a walked fid whose mode is known.
+func (c *client) typedNode(n node, mode fs.Mode) fs.Node {
+	switch mode.Type() {
 	case fs.ModeRegular:
-		return &cfile{node: n}, nil
+		return &cfile{node: n}
 	case fs.ModeDir:
-		return &dir{node: n}, nil
+		return &dir{node: n}
 	case fs.ModeSymlink:
-		return &symlink{n}, nil
+		return &symlink{n}
 	}
-	return &special{n}, nil
+	return &special{n}
 }
 
 type special struct{ node }
@@ -361,6 +371,17 @@ type dir struct {
 func (d *dir) Lookup(name string) (fs.Node, error) {
 	if err := fs.ValidName(name); err != nil {
 		return nil, err
+	}
+	if d.cl.walkGetAttr {
+		qids, nf, _, a, err := d.f.WalkGetAttr([]string{name})
+		if err != nil {
+			return nil, cerr(err)
+		}
+		if len(qids) != 1 {
+			nf.Close()
+			return nil, syscall.ENOENT
+		}
+		return d.cl.typedNode(node{cl: d.cl, f: nf, qid: qids[0]}, fs.Mode(a.Mode)), nil
 	}
 	qids, nf, err := d.f.Walk([]string{name})
 	if err != nil {

@@ -94,6 +94,9 @@ func TestClientDiod(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "hello"), []byte("hello, diod\n"), 0o644)
 	addr := startDiod(t, dir)
 	c := dialDiod(t, addr, dir)
+	if c.(*client).walkGetAttr {
+		t.Fatal("diod accepted p9's extension?")
+	}
 	root, _ := c.Root()
 
 	t.Run("Read", func(t *testing.T) {

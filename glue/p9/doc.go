@@ -20,9 +20,12 @@
 //     without its buffer pool, or swap the pool under requests in flight:
 //     both panic), and a Tread count is clamped to the msize (p9 slices its
 //     msize-long buffer with the count).
-//   - Client: p9 asks for "9P2000.L.Google.7", which diod rejects without
-//     stepping down; Dial negotiates plain "9P2000.L" itself and answers
-//     p9's own Tversion locally. p9 ignores the msize the server grants
+//   - Client: p9 asks for "9P2000.L.Google.7", which diod rejects (Rlerror
+//     EIO) without stepping down; Dial negotiates itself before p9 sees the
+//     connection, asking for the extension first (the kit's server speaks
+//     it: a lookup is then one Twalkgetattr) and then for plain
+//     "9P2000.L" (Options.Plain asks only for that), and answers p9's own
+//     Tversion locally with the result. p9 ignores the msize the server grants
 //     (diod caps at 64 KiB and drops a connection that sends more); Dial
 //     gives p9 the granted msize, so reads and writes are chunked within
 //     it. p9 attaches with no uid, which diod refuses; the glue fills in

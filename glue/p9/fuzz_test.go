@@ -117,6 +117,8 @@ func FuzzServer(f *testing.F) {
 		whole = append(whole, m...)
 		f.Add(append([]byte(nil), whole...))
 	}
+	f.Add(append(msg(msgTversion, noTag, uint32(8192), "9P2000.L.Google.7"), // the extension
+		append(session()[2], msg(126, 2, uint32(1), uint32(2), uint16(1), "file")...)...)) // Twalkgetattr
 	f.Add(whole[:len(whole)-3])                              // truncated
 	f.Add(msg(msgTread, 1, uint32(1), uint64(0), uint32(9))) // before Tversion
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 100, 0, 0})         // huge size

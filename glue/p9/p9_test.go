@@ -87,10 +87,20 @@ func TestBasic(t *testing.T) {
 	}
 }
 
+// TestFSBehave runs the behaviour suite on the client over memfs served by
+// the kit's server, with p9's extension and with plain 9P2000.L.
 func TestFSBehave(t *testing.T) {
-	fsbehave.Run(t, func(t *testing.T) fs.FileSystem {
-		return pipeFS(t, memfs.New(), nil)
-	}, fsbehave.Options{NoSetModeSpecial: true, NoXattr: true, NoAllocate: true})
+	for _, plain := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Extended", true: "Plain"}[plain], func(t *testing.T) {
+			fsbehave.Run(t, func(t *testing.T) fs.FileSystem {
+				c := pipeFS(t, memfs.New(), &Options{Plain: plain})
+				if got := c.(*client).walkGetAttr; got == plain {
+					t.Fatalf("Plain %v: extension in use = %v", plain, got)
+				}
+				return c
+			}, fsbehave.Options{NoSetModeSpecial: true, NoXattr: true, NoAllocate: true})
+		})
+	}
 }
 
 func TestFSTest(t *testing.T) {

@@ -25,6 +25,9 @@ type Options struct {
 	MessageSize uint32
 	// UID is the client's attach uid (n_uname); default 0.
 	UID uint32
+	// Plain makes a client negotiate only plain 9P2000.L, without p9's
+	// extension "9P2000.L.Google.7" that Dial otherwise asks for first.
+	Plain bool
 	// Aname is the client's attach name: the export to attach to (diod
 	// needs its exported path); default empty, the server's root.
 	Aname string

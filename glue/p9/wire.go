@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -380,17 +381,18 @@ func (c *serverConn) discard(n int) error {
 // own Tversion locally with the agreed version and msize, and fills in the
 // attach uid that p9 leaves empty (diod refuses an attach without one).
 type clientConn struct {
-	conn  net.Conn
-	fw    *frameWriter
-	msize uint32
-	uid   uint32
+	conn    net.Conn
+	fw      *frameWriter
+	msize   uint32
+	version string
+	uid     uint32
 
 	mu    sync.Mutex
 	local []byte // a reply produced here, read before the connection
 }
 
-func newClientConn(conn net.Conn, msize, uid uint32) *clientConn {
-	c := &clientConn{conn: conn, msize: msize, uid: uid}
+func newClientConn(conn net.Conn, msize uint32, version string, uid uint32) *clientConn {
+	c := &clientConn{conn: conn, msize: msize, version: version, uid: uid}
 	c.fw = &frameWriter{w: conn, hook: c.sending}
 	return c
 }
@@ -400,7 +402,7 @@ func (c *clientConn) sending(msg []byte) bool {
 	case msgTversion:
 		tag := binary.LittleEndian.Uint16(msg[5:])
 		c.mu.Lock()
-		c.local = append(c.local, versionMsg(msgRversion, tag, c.msize, "9P2000.L")...)
+		c.local = append(c.local, versionMsg(msgRversion, tag, c.msize, c.version)...)
 		c.mu.Unlock()
 		return false
 	case msgTattach:
@@ -427,38 +429,72 @@ func (c *clientConn) Read(p []byte) (int, error) {
 
 func (c *clientConn) Close() error { return c.conn.Close() }
 
-// negotiate agrees a version with the server on conn: plain 9P2000.L, and
-// the msize the server grants (at most msize). It is done before p9's
-// client sees the connection.
-func negotiate(conn net.Conn, msize uint32) (uint32, error) {
-	if _, err := conn.Write(versionMsg(msgTversion, noTag, msize, "9P2000.L")); err != nil {
-		return 0, fmt.Errorf("9p: version: %w", err)
+// googleVersion is p9's extended protocol: a superset of 9P2000.L with
+// Twalkgetattr (one round trip for a lookup) and creations that carry a
+// uid. Dial asks for it first and steps down to plain 9P2000.L itself.
+const googleVersion = "9P2000.L.Google.7"
+
+// negotiate agrees a version with the server on conn, before p9's client
+// sees the connection: googleVersion if the server knows it, else plain
+// 9P2000.L (diod answers the former with Rlerror EIO and keeps the
+// connection; a server following the 9P spec answers "unknown"); and the
+// msize the server grants (at most msize).
+func negotiate(conn net.Conn, msize uint32, plain bool) (uint32, string, error) {
+	versions := []string{googleVersion, "9P2000.L"}
+	if plain {
+		versions = versions[1:]
+	}
+	var first error
+	for _, want := range versions {
+		m, v, err := tversion(conn, msize, want)
+		if err == nil {
+			return m, v, nil
+		}
+		if first == nil {
+			first = err
+		}
+		if !errors.Is(err, errVersionRefused) {
+			return 0, "", err
+		}
+	}
+	return 0, "", first
+}
+
+var errVersionRefused = errors.New("version refused")
+
+// tversion does one Tversion exchange.
+func tversion(conn net.Conn, msize uint32, want string) (uint32, string, error) {
+	if _, err := conn.Write(versionMsg(msgTversion, noTag, msize, want)); err != nil {
+		return 0, "", fmt.Errorf("9p: version: %w", err)
 	}
 	var hdr [hdrLen]byte
 	if _, err := io.ReadFull(conn, hdr[:]); err != nil {
-		return 0, fmt.Errorf("9p: version: %w", err)
+		return 0, "", fmt.Errorf("9p: version: %w", err)
 	}
 	size := binary.LittleEndian.Uint32(hdr[:])
 	if size < hdrLen || size > preVersionMax {
-		return 0, fmt.Errorf("9p: version: reply of %d bytes: %w", size, syscall.EPROTO)
+		return 0, "", fmt.Errorf("9p: version: reply of %d bytes: %w", size, syscall.EPROTO)
 	}
 	body := make([]byte, size-hdrLen)
 	if _, err := io.ReadFull(conn, body); err != nil {
-		return 0, fmt.Errorf("9p: version: %w", err)
+		return 0, "", fmt.Errorf("9p: version: %w", err)
 	}
 	switch hdr[4] {
 	case msgRlerror:
 		if len(body) == 4 {
-			return 0, fmt.Errorf("9p: server refused 9P2000.L: %w", syscall.Errno(binary.LittleEndian.Uint32(body)))
+			return 0, "", fmt.Errorf("9p: server refused %s (%w): %w", want, syscall.Errno(binary.LittleEndian.Uint32(body)), errVersionRefused)
 		}
 	case msgRversion:
 		m, v, ok := parseVersion(body)
-		if ok && v == "9P2000.L" && m >= minMsize && m <= msize {
-			return m, nil
+		if ok && v == "unknown" {
+			return 0, "", fmt.Errorf("9p: server does not know %s: %w", want, errVersionRefused)
+		}
+		if ok && (v == "9P2000.L" || strings.HasPrefix(v, "9P2000.L.Google.") && want == googleVersion) && m >= minMsize && m <= msize {
+			return m, v, nil
 		}
 		if ok {
-			return 0, fmt.Errorf("9p: server answered version %q msize %d: %w", v, m, syscall.EPROTONOSUPPORT)
+			return 0, "", fmt.Errorf("9p: server answered version %q msize %d: %w", v, m, syscall.EPROTONOSUPPORT)
 		}
 	}
-	return 0, fmt.Errorf("9p: bad version reply (type %d): %w", hdr[4], syscall.EPROTO)
+	return 0, "", fmt.Errorf("9p: bad version reply (type %d): %w", hdr[4], syscall.EPROTO)
 }
