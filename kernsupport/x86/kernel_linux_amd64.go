@@ -85,6 +85,7 @@ var (
 	bootStack [bootStackSz]byte
 	idleStack [4096]byte
 	dummyTLS  [128]byte
+	page0     [PageSize]byte // physical page 0 as the boot loader left it
 	nestFX    [512 + 16]byte
 
 	gdt     [5]uint64
@@ -564,6 +565,27 @@ func demandPage(va uint64) bool {
 //go:nosplit
 func neg(e uint64) uint64 { return -e }
 
+// guardPageZero remaps the first 2 MiB of the identity map with 4 KiB
+// pages, leaving page 0 unmapped: the Go runtime counts on a fault for
+// every access through a nil pointer (plus a small offset).
+//
+//go:nosplit
+func guardPageZero() {
+	// The boot loader may have left tables there (QEMU's PVH ROM puts
+	// its memory map at 0x5a8): keep a copy for PhysMemory.
+	copyWords(uint64(uintptr(unsafe.Pointer(&page0))), 0, PageSize)
+	pd := PTEAddr(u64(PTEAddr(u64(readCR3()&PTEAddrMask)))) // PML4[0] -> PDPT[0] -> PD
+	pt := allocFrame()
+	if pt == 0 {
+		return
+	}
+	for i := uint64(1); i < 512; i++ {
+		setU64(pt+i*8, PTE(i*PageSize, PTEPresent|PTEWritable))
+	}
+	setU64(pd, PTE(pt, PTEPresent|PTEWritable))
+	writeCR3(readCR3())
+}
+
 // ---- time ----
 
 // calibrateTSC measures the TSC against the PIT's channel 2 over 10 ms.
@@ -818,6 +840,7 @@ func kinit() {
 	tsc0 = rdtsc()
 	serialInit()
 	memInit()
+	guardPageZero()
 	descInit()
 	calibrateTSC()
 	pitInit()

@@ -211,7 +211,7 @@ func wakeExpired() {
 	now := nanotime()
 	for i := range threads {
 		t := &threads[i]
-		if (t.state == thFutex || t.state == thSleep) && t.deadline != 0 && now >= t.deadline {
+		if (t.state == thFutex || t.state == thSleep || t.state == thEpoll) && t.deadline != 0 && now >= t.deadline {
 			if t.state == thFutex {
 				t.tf.RAX = neg(eTIMEDOUT)
 			} else {
@@ -241,7 +241,9 @@ func syscall(t *thread) {
 	var r uint64
 	switch tf.RAX {
 	case nrWrite:
-		if a0 == 1 || a0 == 2 {
+		if a0 < maxFDs && fdKind[a0] == fdEvent {
+			r = eventWrite(a0, a1, a2)
+		} else if a0 == 1 || a0 == 2 {
 			for i := uint64(0); i < a2; i++ {
 				putc(*(*byte)(phys(a1 + i)))
 			}
@@ -250,16 +252,27 @@ func syscall(t *thread) {
 			r = neg(eBADF)
 		}
 	case nrRead:
-		if a0 <= 2 {
+		if a0 < maxFDs && fdKind[a0] == fdEvent {
+			r = eventRead(a0, a1, a2)
+		} else if a0 <= 2 {
 			r = 0
 		} else {
 			r = neg(eBADF)
 		}
 	case nrClose:
-		r = neg(eBADF)
-		if a0 <= 2 {
-			r = 0
+		r = closeFD(a0)
+	case nrEventfd2:
+		r = newFD(fdEvent)
+		if int64(r) >= 0 {
+			fdCount[r&(maxFDs-1)] = a0 & 0xFFFFFFFF
 		}
+	case nrEpollCr1:
+		r = newFD(fdEpoll)
+	case nrEpollCtl:
+		r = epollCtl(a0, a1, a2, a3)
+	case nrEpollWait, nrEpollPwait:
+		epollWait(t, a0, a1, a2, a3)
+		return
 	case nrMmap:
 		r = sysMmap(a0, a1, a2, tf.R10, a4)
 	case nrMunmap:
@@ -316,7 +329,7 @@ func syscall(t *thread) {
 	case nrFcntl:
 		const getFL = 3
 		switch {
-		case a0 > 2:
+		case !fdValid(a0):
 			r = neg(eBADF)
 		case a1 == getFL:
 			r = 2 // O_RDWR

@@ -39,7 +39,16 @@ func (physMem) ReadAt(p []byte, off int64) (int, error) {
 		n = int(limit - off)
 		err = io.EOF
 	}
-	copy(p[:n], unsafe.Slice((*byte)(phys(uint64(off))), n))
+	done := 0
+	if off < PageSize {
+		// Page 0 is unmapped (nil pointers must fault); kinit kept a
+		// copy.
+		done = copy(p[:n], page0[off:])
+		off += int64(done)
+	}
+	if done < n {
+		copy(p[done:n], unsafe.Slice((*byte)(phys(uint64(off))), n-done))
+	}
 	return n, err
 }
 
