@@ -148,25 +148,38 @@ func (s *System) openat(at *fs.Location, path string, flags int, mode uint32) (i
 	if creat {
 		rf |= fs.Entry // a trailing slash is EISDIR below, not ENOTDIR
 	}
-	l, err := ns.ResolveAt(at, path, rf)
-	if err != nil {
-		return -1, errno(err)
-	}
-	node := l.Node
+	var l fs.Lookup
+	var node fs.Node
 	created := false
-	if creat {
+	// A file another caller creates between the lookup and Create is
+	// opened (without O_EXCL) by looking again, a bounded number of times.
+	for try := 0; ; try++ {
+		l, err = ns.ResolveAt(at, path, rf)
+		if err != nil {
+			return -1, errno(err)
+		}
+		node = l.Node
+		if !creat || node != nil {
+			break
+		}
 		if l.Slash && l.Parent != nil {
 			return -1, syscall.EISDIR
 		}
-		if node != nil && flags&syscall.O_EXCL != 0 {
-			return -1, syscall.EEXIST
-		}
-		if node == nil {
-			f, err := l.Parent.Create(l.Name, s.perm(mode), s.owner())
-			if err != nil {
-				return -1, errno(err)
-			}
+		f, err := l.Parent.Create(l.Name, s.perm(mode), s.owner())
+		if err == nil {
 			node, created = f, true
+			break
+		}
+		if errno(err) != syscall.EEXIST || flags&syscall.O_EXCL != 0 || try == 3 {
+			return -1, errno(err)
+		}
+	}
+	if creat && !created {
+		if l.Slash && l.Parent != nil {
+			return -1, syscall.EISDIR
+		}
+		if flags&syscall.O_EXCL != 0 {
+			return -1, syscall.EEXIST
 		}
 	}
 	if node == nil {
@@ -174,10 +187,7 @@ func (s *System) openat(at *fs.Location, path string, flags int, mode uint32) (i
 	}
 	writes := acc != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0
 	// The fd's file and its description in one allocation.
-	fo := &struct {
-		f file
-		o openFile
-	}{}
+	fo := &fileDesc{}
 	o := &fo.o
 	o.node, o.fsys, o.acc, o.dev, o.append = node, l.FileSystem(), acc, l.Dev(), flags&syscall.O_APPEND != 0
 	switch n := node.(type) {
@@ -228,11 +238,15 @@ func (s *System) openat(at *fs.Location, path string, flags int, mode uint32) (i
 	return s.install(fileFor(fo, flags)), nil
 }
 
-// fileFor fills in the file of an open file description.
-func fileFor(fo *struct {
+// fileDesc is an fd's file and its open file description, allocated
+// together.
+type fileDesc struct {
 	f file
 	o openFile
-}, flags int) *file {
+}
+
+// fileFor fills in the file of an open file description.
+func fileFor(fo *fileDesc, flags int) *file {
 	f := &fo.f
 	f.of = &fo.o
 	f.nonblk = flags&syscall.O_NONBLOCK != 0

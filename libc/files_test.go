@@ -693,3 +693,44 @@ func TestFilesPoll(t *testing.T) {
 		t.Errorf("Poll = %d, %v, revents %#x", n, err, pfds[0].Revents)
 	}
 }
+
+// TestFilesCreateRace opens one new name with O_CREAT from many goroutines
+// at once: all succeed (those that lose the race open the winner's file),
+// and with O_EXCL exactly one does.
+func TestFilesCreateRace(t *testing.T) {
+	s := newFS(t)
+	for round := range 20 {
+		for _, excl := range []bool{false, true} {
+			name := fmt.Sprintf("/r%d-%v", round, excl)
+			flags := syscall.O_CREAT | syscall.O_WRONLY
+			if excl {
+				flags |= syscall.O_EXCL
+			}
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			ok, exist := 0, 0
+			for range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					fd, err := s.Open(name, flags, 0o644)
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err == nil:
+						ok++
+						s.Close(fd)
+					case err == syscall.EEXIST && excl:
+						exist++
+					default:
+						t.Errorf("Open(%s) = %v", name, err)
+					}
+				}()
+			}
+			wg.Wait()
+			if excl && (ok != 1 || exist != 3) || !excl && ok != 4 {
+				t.Errorf("%s: %d opened, %d EEXIST", name, ok, exist)
+			}
+		}
+	}
+}
