@@ -134,11 +134,6 @@ func Mount(dev blkdev.Device, opts Options) (*FS, error) {
 	if f.ro != "" && opts.Writable && !opts.ReadOnly {
 		return nil, fmt.Errorf("ext2: cannot mount writable: %s: %w", f.ro, syscall.EROFS)
 	}
-	if dev.BlockSize() > g.bs && f.ro == "" {
-		// Sub-block writes would be read-modify-write in the device: fine
-		// for correctness, so only noted here.
-		_ = 0
-	}
 	// Group descriptors.
 	gdtStart := g.firstData + 1
 	for i := uint32(0); i < g.gdtBlocks; i++ {

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"syscall"
-
-	"github.com/goskit/goskit/drivers/blkdev"
 )
 
 // maxRun bounds one device access of file data.
@@ -430,5 +428,3 @@ func (f *FS) freeOne(in *inode, lblk uint64) error {
 	in.addBlocks(-1)
 	return f.freeBlock(phys)
 }
-
-var _ = blkdev.ErrRange

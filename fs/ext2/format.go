@@ -215,18 +215,12 @@ func Format(dev blkdev.Device, opts FormatOptions) error {
 					return fmt.Errorf("ext2: format: %w", err)
 				}
 			} else {
+				// A backup superblock starts its group's first block
+				// (only group 0's sits 1024 bytes in).
 				blk := make([]byte, bs)
 				copy(blk, sb)
-				if bs == 1024 {
-					if err := wr(blk, x.start); err != nil {
-						return err
-					}
-				} else {
-					// The superblock sits 1024 bytes into a backup
-					// group's first block only in group 0.
-					if err := wr(blk, x.start); err != nil {
-						return err
-					}
+				if err := wr(blk, x.start); err != nil {
+					return err
 				}
 			}
 			if err := wr(gdt, x.start+1); err != nil {
@@ -263,12 +257,6 @@ func Format(dev blkdev.Device, opts FormatOptions) error {
 			}
 		}
 	}
-	if bs > 1024 {
-		// Block 0 also holds the boot area before the superblock; the
-		// superblock was written above. Nothing else to do.
-		_ = 0
-	}
-
 	// Root and lost+found through the driver's own inode code.
 	le.PutUint16(sb[sbBlockGroupNr:], 0)
 	f := &FS{dev: dev, g: g, sb: sb, now: now, cache: map[uint32]*cblock{}, dirCache: map[uint32]*dirIndex{}}

@@ -2,7 +2,6 @@ package ext2_test
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"hash/fnv"
@@ -484,6 +483,18 @@ func modify(t *testing.T, f fs.FileSystem, es []*entry) []*entry {
 			e.path = "moved" + strings.TrimPrefix(e.path, "dir/sub")
 		}
 	}
+	// Write past 6 GiB in the huge file.
+	hn, err := walk(t, f, "huge")
+	must(err)
+	far := region{6<<30 + 11, gen("far", 5000)}
+	_, err = hn.(fs.File).WriteAt(far.data, far.off)
+	must(err)
+	for _, e := range out {
+		if e.path == "huge" {
+			e.regions = append(e.regions, far)
+			e.size = far.off + int64(len(far.data))
+		}
+	}
 	// Shrink the triple-indirect file into its double-indirect range.
 	tn, err := walk(t, f, "triple")
 	must(err)
@@ -525,7 +536,31 @@ func readBackLinux(t *testing.T, img string, es []*entry) {
 			if st.Size != e.size {
 				t.Fatalf("Linux: %s: size %d, want %d", e.path, st.Size, e.size)
 			}
-			if e.size < 256<<20 {
+			if e.size >= 256<<20 {
+				// Sparse and large: its regions, with some hole around.
+				hf, err := os.Open(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range e.regions {
+					lo := max(0, r.off-100)
+					hi := min(e.size, r.off+int64(len(r.data))+100)
+					got := make([]byte, hi-lo)
+					if _, err := hf.ReadAt(got, lo); err != nil && err != io.EOF {
+						t.Fatal(err)
+					}
+					want := make([]byte, hi-lo)
+					for _, r2 := range e.regions {
+						if a, b := max(lo, r2.off), min(hi, r2.off+int64(len(r2.data))); a < b {
+							copy(want[a-lo:], r2.data[a-r2.off:b-r2.off])
+						}
+					}
+					if !bytes.Equal(got, want) {
+						t.Fatalf("Linux: %s: bytes around %d differ", e.path, r.off)
+					}
+				}
+				hf.Close()
+			} else {
 				got, err := os.ReadFile(p)
 				if err != nil {
 					t.Fatal(err)
@@ -565,5 +600,3 @@ func readBackLinux(t *testing.T, img string, es []*entry) {
 		t.Errorf("Linux: bigdir has %d entries, want %d", len(ents), want)
 	}
 }
-
-var _ = errors.Is
