@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/goskit/goskit/fs"
 	"github.com/goskit/goskit/fs/memfs"
@@ -733,4 +734,38 @@ func TestFilesCreateRace(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestFilesAttr(t *testing.T) {
+	s := newFS(t)
+	fd := must(s.Creat("/f", 0o644))
+	mustOK(t, s.Symlink("f", "/l"))
+	mustOK(t, s.Chmod("/l", 0o4711))
+	var st syscall.Stat_t
+	mustOK(t, s.Stat("/f", &st))
+	if st.Mode != syscall.S_IFREG|0o4711 {
+		t.Errorf("mode %#o after Chmod", st.Mode)
+	}
+	mustOK(t, s.Fchmod(fd, 0o600))
+	mustOK(t, s.Chown("/l", 1000, -1))
+	mustOK(t, s.Fchown(fd, -1, 100))
+	mustOK(t, s.Lchown("/l", 7, 8))
+	mustOK(t, s.Stat("/f", &st))
+	if st.Mode != syscall.S_IFREG|0o600 || st.Uid != 1000 || st.Gid != 100 {
+		t.Errorf("after Fchmod, Chown, Fchown: mode %#o owner %d:%d", st.Mode, st.Uid, st.Gid)
+	}
+	mustOK(t, s.Lstat("/l", &st))
+	if st.Uid != 7 || st.Gid != 8 {
+		t.Errorf("Lchown: link owner %d:%d", st.Uid, st.Gid)
+	}
+	when := time.Date(2001, 2, 3, 4, 5, 6, 7, time.UTC)
+	mustOK(t, s.UtimesNano("/l", when, when.Add(time.Second)))
+	mustOK(t, s.Stat("/f", &st))
+	if st.Atim.Nano() != when.UnixNano() || st.Mtim.Nano() != when.Add(time.Second).UnixNano() {
+		t.Errorf("times %v %v", st.Atim, st.Mtim)
+	}
+	mustOK(t, s.Futimes(fd, when, when))
+	wantErr(t, "Chmod of a missing path", s.Chmod("/nope", 0), syscall.ENOENT)
+	wantErr(t, "Fchmod of the console", s.Fchmod(1, 0), syscall.EBADF)
+	wantErr(t, "Fchown of a bad fd", s.Fchown(77, 0, 0), syscall.EBADF)
 }
