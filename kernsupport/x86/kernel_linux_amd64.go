@@ -112,7 +112,8 @@ var (
 	ticks      uint64
 	tscPerSec  uint64
 	tsc0       uint64
-	unknownSys [8]uint64 // bitmap of unknown system calls already logged
+	unknownSys [16]uint64 // bitmap of unknown system calls already logged
+	unknownBig uint64     // calls logged with numbers past the bitmap
 	rng        uint64
 	stats      Stats
 )
@@ -574,7 +575,7 @@ func guardPageZero() {
 	// The boot loader may have left tables there (QEMU's PVH ROM puts
 	// its memory map at 0x5a8): keep a copy for PhysMemory.
 	copyWords(uint64(uintptr(unsafe.Pointer(&page0))), 0, PageSize)
-	pd := PTEAddr(u64(PTEAddr(u64(readCR3()&PTEAddrMask)))) // PML4[0] -> PDPT[0] -> PD
+	pd := PTEAddr(u64(PTEAddr(u64(readCR3() & PTEAddrMask)))) // PML4[0] -> PDPT[0] -> PD
 	pt := allocFrame()
 	if pt == 0 {
 		return

@@ -373,8 +373,16 @@ func syscall(t *thread) {
 		r = a1
 	default:
 		n := tf.RAX
-		if n < 512 && unknownSys[n/64]&(1<<(n%64)) == 0 {
-			unknownSys[n/64] |= 1 << (n % 64)
+		logged := true
+		if n < 64*uint64(len(unknownSys)) {
+			logged = unknownSys[n/64&15]&(1<<(n%64)) != 0
+			unknownSys[n/64&15] |= 1 << (n % 64)
+		} else if unknownBig < 16 {
+			// Numbers past the bitmap: log the first few calls only.
+			unknownBig++
+			logged = false
+		}
+		if !logged {
 			puts("goskit: unknown system call ")
 			putDec(n)
 			puts(", returning ENOSYS\n")

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/goskit/goskit/internal/testenv"
+	"github.com/goskit/goskit/kernsupport/x86/qemu"
+)
+
+// TestHosted runs the checks in this process, as the hosted kernel does.
+func TestHosted(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    func() error
+	}{
+		{"goroutines", goroutines},
+		{"sleep", sleep},
+		{"spinGC", spinGC},
+		{"allocate", func() error { return allocate(32) }},
+		{"nilDeref", nilDeref},
+		{"unmapped", unmapped},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.f(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// stampWriter collects serial output and the time each marker first
+// appeared.
+type stampWriter struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	markers []string
+	seen    map[string]time.Time
+}
+
+func (w *stampWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	for _, m := range w.markers {
+		if _, ok := w.seen[m]; !ok && strings.Contains(w.buf.String(), m) {
+			w.seen[m] = time.Now()
+		}
+	}
+	return len(p), nil
+}
+
+// TestBareMetal builds hello for bare metal, boots it under QEMU (TCG)
+// and checks its serial output and exit status.
+func TestBareMetal(t *testing.T) {
+	testenv.NeedTool(t, "qemu-system-x86_64")
+	img := filepath.Join(t.TempDir(), "hello.img")
+	if err := qemu.Build(".", ".", img); err != nil {
+		t.Fatal(err)
+	}
+	const mainMarker = "hello: Go main on bare metal"
+	w := &stampWriter{markers: []string{mainMarker}, seen: map[string]time.Time{}}
+	start := time.Now()
+	res, err := qemu.Run(context.Background(), qemu.Config{Image: img,
+		CommandLine: "hello GREETING=hi -- -alloc 256", Serial: w})
+	w.mu.Lock()
+	out := w.buf.String()
+	toMain := w.seen[mainMarker].Sub(start)
+	w.mu.Unlock()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !res.Exited || res.Status != 0 {
+		t.Errorf("exited %v status %d (QEMU %d), want 0", res.Exited, res.Status, res.QEMUExit)
+	}
+	for _, want := range []string{
+		mainMarker,
+		`hello: program "hello" options [] args ["-alloc" "256"]`,
+		`hello: environment ["GREETING=hi"]`,
+		"hello: memory [0x100000-",
+		"hello: goroutines and channels: ok",
+		"hello: sleep: ok",
+		"hello: GC with a spinning goroutine: ok",
+		"hello: allocate 256 MiB: ok",
+		"hello: recovered: runtime error: invalid memory address or nil pointer dereference",
+		"hello: nil dereference recovered: ok",
+		"hello: unmapped address recovered: ok",
+		"hello: all checks passed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("serial output lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "FAIL") {
+		t.Error("a check failed")
+	}
+	if t.Failed() {
+		t.Logf("serial output:\n%s", out)
+		return
+	}
+	t.Logf("QEMU start to Go main %v, to exit %v", toMain.Round(time.Millisecond), res.Duration.Round(time.Millisecond))
+}

@@ -1,0 +1,55 @@
+// Command testkernel is a kernel for the qemu package's boot tests; its
+// first argument after "--" picks what it does:
+//
+//	exit N     print and exit with status N
+//	kfault     make the kernel fault in its system-call path (a write from
+//	           an unmapped buffer): a register dump and status 3
+//	gopanic    an unrecovered nil dereference: the runtime's own crash, 2
+//	enosys     an unknown system call twice: ENOSYS, logged once
+//	hang       print, then spin forever without output
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+
+	"github.com/goskit/goskit/boot"
+	"github.com/goskit/goskit/kernsupport/x86"
+)
+
+type node struct{ next *node }
+
+//go:noinline
+func deref(n *node) *node { return n.next }
+
+func main() {
+	info := boot.ParseCommandLine(os.Args)
+	if len(info.Args) == 0 {
+		fmt.Println("testkernel: no mode")
+		os.Exit(1)
+	}
+	fmt.Println("testkernel: mode", info.Args[0], "bare metal", x86.BareMetal())
+	switch info.Args[0] {
+	case "exit":
+		n, _ := strconv.Atoi(info.Args[1])
+		os.Exit(n)
+	case "kfault":
+		_, _, e := syscall.Syscall(syscall.SYS_WRITE, 1, 0x7e5500000000, 16)
+		fmt.Println("testkernel: write returned", e)
+		os.Exit(0)
+	case "gopanic":
+		deref(nil)
+	case "enosys":
+		for range 2 {
+			_, _, e := syscall.Syscall(999, 0, 0, 0)
+			fmt.Println("testkernel: syscall 999:", e)
+		}
+		os.Exit(0)
+	case "hang":
+		for {
+		}
+	}
+	os.Exit(1)
+}
