@@ -164,9 +164,6 @@ func Mount(dev blkdev.Device, opts Options) (*FS, error) {
 		return nil, err
 	}
 	if f.ro == "" {
-		if g.incompat&incompatRecover != 0 {
-			return nil, fmt.Errorf("ext2: needs_recovery: %w", syscall.EINVAL)
-		}
 		// Mark the file system in use, as Linux does: a crash leaves it
 		// "not cleanly unmounted" for e2fsck.
 		le.PutUint16(f.sb[sbState:], le.Uint16(f.sb[sbState:])&^stateValid)

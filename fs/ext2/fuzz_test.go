@@ -74,6 +74,9 @@ func baseImage(t testing.TB) fuzzBase {
 		in := inode(fileIno)
 		ind := int(le.Uint32(in[40+12*4:])) * 1024
 		xblk := int(le.Uint32(in[104:])) * 1024
+		if fileIno == 0 || ind == 0 || xblk == 0 {
+			panic("base image: no indirect or attribute block found")
+		}
 		fuzzImg = fuzzBase{img: append([]byte(nil), img...), regions: [][2]int{
 			{1024, 2048}, {2048, 3072}, {itable, itable + 64*256}, {rootBlk, rootBlk + 1024},
 			{ind, ind + 1024}, {xblk, xblk + 1024},

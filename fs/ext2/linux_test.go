@@ -461,11 +461,13 @@ func modify(t *testing.T, f fs.FileSystem, es []*entry) []*entry {
 		must(err)
 		out = append(out, &entry{path: "bigdir/" + name, mode: fs.ModeRegular, size: int64(len(data)), regions: []region{{0, data}}})
 	}
+	// xa1 first: its shared block is copied (the old one keeps xa2's
+	// reference); then xa2's unlink frees the old block.
 	root, _ := f.Root()
-	must(root.Unlink("xa2"))
 	x1, err := walk(t, f, "xa1")
 	must(err)
 	must(x1.(fs.Xattrer).SetXattr("user.added", []byte("new"), 0))
+	must(root.Unlink("xa2"))
 	for _, e := range out {
 		if e.path == "xa1" {
 			m := map[string][]byte{"user.added": []byte("new")}
