@@ -3,6 +3,7 @@ package memfs
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"syscall"
 
 	"github.com/goskit/goskit/fs"
@@ -74,6 +75,9 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.pages == nil {
+		f.pages = new(pageStore)
+	}
 	n := 0
 	var err error
 	for n < len(p) {
@@ -87,6 +91,14 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 			f.pages.put(idx, pg)
 		}
 		n += copy(pg[in:], p[n:])
+	}
+	if !f.recycling && f.pages.n >= recycleAt {
+		// Once per inode. The cleanup holds the store, which does not
+		// reach the inode, and the file system, which reaches it only
+		// through a name (and then the inode is never collected).
+		f.recycling = true
+		fsys := f.fs
+		runtime.AddCleanup(f.in(), func(s *pageStore) { s.recycle(fsys.free.Put) }, f.pages)
 	}
 	if n > 0 {
 		if end := off + int64(n); end > f.size {

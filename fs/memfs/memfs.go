@@ -196,9 +196,10 @@ type inode struct {
 	xattrs map[string][]byte
 
 	// Regular files.
-	size   int64
-	pages  pageStore
-	orphan bool // no name reaches it: its pages no longer count against the limit
+	size      int64
+	pages     *pageStore // nil until the first write
+	recycling bool       // a cleanup returns the pages to the pool once the inode is collected
+	orphan    bool       // no name reaches it: its pages no longer count against the limit
 
 	// Directories (guarded by fs.tree).
 	entries map[string]*dirent
@@ -250,7 +251,7 @@ func (n *inode) release() {
 	if n.typ == fs.ModeRegular {
 		n.mu.Lock()
 		n.orphan = true
-		n.fs.pages.Add(-n.pages.n)
+		n.fs.pages.Add(-n.pages.count())
 		n.mu.Unlock()
 	}
 }
@@ -278,7 +279,7 @@ func (n *inode) stat() fs.Attr {
 	switch n.typ {
 	case fs.ModeRegular:
 		a.Size = n.size
-		a.Blocks = n.pages.n * (pageSize / 512)
+		a.Blocks = n.pages.count() * (pageSize / 512)
 	case fs.ModeSymlink:
 		a.Size = int64(len(n.target))
 	case fs.ModeDir:

@@ -335,3 +335,40 @@ func TestUnlinkFreesMemory(t *testing.T) {
 	}
 	t.Fatalf("an unlinked, unreferenced file was not collected after 100 GCs")
 }
+
+// Pages of collected and truncated files are reused; a reused page must
+// read as zeros wherever the new file did not write.
+func TestRecycledPagesAreClean(t *testing.T) {
+	r := root(t, memfs.New())
+	dirty := bytes.Repeat([]byte{0xee}, 1<<20)
+	for round := range 5 {
+		func() {
+			f, _ := r.Create("old", 0o644, own)
+			f.WriteAt(dirty, 0)
+			r.Unlink("old")
+		}()
+		runtime.GC()
+		runtime.GC()
+		keep, _ := r.Create(fmt.Sprint("trunc", round), 0o644, own)
+		keep.WriteAt(dirty, 0)
+		keep.Truncate(0) // straight to the pool
+		f, _ := r.Create(fmt.Sprint("new", round), 0o644, own)
+		for off := int64(0); off < 2<<20; off += 4096 {
+			if _, err := f.WriteAt([]byte{1}, off+100); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := make([]byte, 2<<20)
+		f.ReadAt(got, 0)
+		for i, b := range got {
+			want := byte(0)
+			if i%4096 == 100 {
+				want = 1
+			}
+			if b != want {
+				t.Fatalf("round %d: byte %d = %#x, want %#x", round, i, b, want)
+			}
+		}
+		r.Unlink(fmt.Sprint("new", round))
+	}
+}

@@ -17,7 +17,23 @@ type pageStore struct {
 	n     int64           // pages held
 }
 
+// recycleAt is the size (in pages) at which a file's pages are given back
+// to its file system's pool when the file is collected: a large file
+// rewritten under a new name then reuses memory without the heap growing.
+const recycleAt = 16
+
+// count returns the pages held; s may be nil.
+func (s *pageStore) count() int64 {
+	if s == nil {
+		return 0
+	}
+	return s.n
+}
+
 func (s *pageStore) get(i int64) *page {
+	if s == nil {
+		return nil
+	}
 	if i < int64(len(s.dense)) {
 		return s.dense[i]
 	}
@@ -51,7 +67,7 @@ func (s *pageStore) put(i int64, p *page) {
 // either the index range or the map, whichever is smaller, so dropping a
 // huge range of a small file is cheap.
 func (s *pageStore) drop(lo, hi int64, free func(*page)) {
-	if lo >= hi {
+	if s == nil || lo >= hi {
 		return
 	}
 	if d := int64(len(s.dense)); lo < d {
@@ -92,5 +108,18 @@ func (s *pageStore) drop(lo, hi int64, free func(*page)) {
 			s.n--
 			free(p)
 		}
+	}
+}
+
+// recycle hands every page to put. It runs as the cleanup of a collected
+// inode, when nothing else can reach s.
+func (s *pageStore) recycle(put func(any)) {
+	for _, p := range s.dense {
+		if p != nil {
+			put(p)
+		}
+	}
+	for _, p := range s.far {
+		put(p)
 	}
 }
