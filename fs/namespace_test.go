@@ -3,12 +3,15 @@ package fs_test
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/goskit/goskit/fs"
+	"github.com/goskit/goskit/fs/hostfs"
 	"github.com/goskit/goskit/fs/memfs"
 )
 
@@ -563,4 +566,63 @@ func FuzzNamespaceResolve(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestNamespaceHostfs mounts a hostfs (whose nodes are objects per
+// lookup, known by inode number) inside memfs, and a memfs inside that.
+func TestNamespaceHostfs(t *testing.T) {
+	ns, inos := nsNew(t)
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "h/mnt"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "h/file"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/a/b/file", filepath.Join(dir, "h/abs")); err != nil {
+		t.Fatal(err)
+	}
+	h, err := hostfs.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if err := ns.Mount("/a/b/sub", h); err != nil {
+		t.Fatal(err)
+	}
+	inner := memfs.New()
+	ir, _ := inner.Root()
+	ir.Create("deep", 0o644, fs.Owner{})
+	if err := ns.Mount("/a/b/sub/h/mnt", inner); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"/a/b/sub/h/mnt/../../..":               "/a/b",
+		"/a/b/sub/h/mnt/../../../file":          "/a/b/file",
+		"/a/b/sub/h/abs":                        "/a/b/file", // absolute link inside hostfs: the namespace's root
+		"/a/b/sub/h/mnt/../abs":                 "/a/b/file",
+		"/a/b/sub/../../../a/b/sub/h/mnt/../..": "/a/b/sub", // the hostfs root: inos differ, checked below
+	} {
+		l, err := ns.Resolve(path, fs.Follow)
+		if err != nil || l.Node == nil {
+			t.Errorf("Resolve(%q) = %+v, %v", path, l, err)
+			continue
+		}
+		if want == "/a/b/sub" {
+			if !l.MountRoot || l.FileSystem() != fs.FileSystem(h) {
+				t.Errorf("Resolve(%q) is not hostfs's root: %+v", path, l)
+			}
+			continue
+		}
+		if got := nsIno(t, l.Node); got != inos[want] {
+			t.Errorf("Resolve(%q): ino %d, want %s's %d", path, got, want, inos[want])
+		}
+	}
+	l, err := ns.Resolve("/a/b/sub/h/mnt/deep", 0)
+	if err != nil || l.Node == nil || l.FileSystem() != fs.FileSystem(inner) {
+		t.Errorf("memfs inside hostfs: %+v, %v", l, err)
+	}
+	if err := ns.Unmount("/a/b/sub"); !errors.Is(err, syscall.EBUSY) {
+		t.Errorf("Unmount of hostfs with a mount inside = %v", err)
+	}
 }
