@@ -17,6 +17,17 @@
 // the file's inode lock, so writers to different files never contend. The
 // lock order is always tree, then inode.
 //
+// # Memory
+//
+// A file's pages are indexed by a slice up to 64 MiB and by a map beyond,
+// so a hole costs at most a pointer per 4 KiB below 64 MiB and nothing
+// above. Pages freed by truncation or hole punching, and those of a file
+// of 64 KiB or more once it is unlinked and no longer referenced (found by
+// runtime.AddCleanup), go to a pool of the file system's own, emptied by
+// the garbage collector as sync.Pool is; a new write takes them from there
+// and zeroes only what it does not overwrite. A removed file stays alive
+// exactly as long as a node of it is held, as an open file does on Linux.
+//
 // # Differences from Linux
 //
 // There are no credential checks (as the fs package says). Reads do not
@@ -185,7 +196,7 @@ type inode struct {
 	ino uint64
 	typ fs.Mode // the file type bits, immutable: read without locks
 
-	mu     sync.Mutex
+	mu     sync.RWMutex // readers: Stat, ReadAt, GetXattr, ListXattr
 	mode   fs.Mode
 	nlink  uint32
 	owner  fs.Owner
@@ -270,8 +281,8 @@ func (n *inode) node() fs.Node {
 }
 
 func (n *inode) stat() fs.Attr {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.RLock()
+	defer n.mu.RUnlock()
 	a := fs.Attr{
 		Ino: n.ino, Mode: n.mode, Nlink: n.nlink, Owner: n.owner, Rdev: n.rdev,
 		BlkSize: pageSize, Atime: n.atime, Mtime: n.mtime, Ctime: n.ctime,
@@ -373,8 +384,8 @@ func (n *inode) getXattr(name string) ([]byte, error) {
 	if err := checkXattrName(name); err != nil {
 		return nil, err
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.RLock()
+	defer n.mu.RUnlock()
 	v, ok := n.xattrs[name]
 	if !ok {
 		return nil, syscall.ENODATA
@@ -410,8 +421,8 @@ func (n *inode) setXattr(name string, value []byte, flags int) error {
 }
 
 func (n *inode) listXattr() ([]string, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.RLock()
+	defer n.mu.RUnlock()
 	list := make([]string, 0, len(n.xattrs))
 	for k := range n.xattrs {
 		list = append(list, k)

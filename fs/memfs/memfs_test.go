@@ -372,3 +372,55 @@ func TestRecycledPagesAreClean(t *testing.T) {
 		r.Unlink(fmt.Sprint("new", round))
 	}
 }
+
+// Readers, a writer, a truncater and namespace churn on shared nodes at
+// once: under the race detector this checks the locking the package doc
+// describes.
+func TestConcurrentShared(t *testing.T) {
+	r := root(t, memfs.New())
+	f, _ := r.Create("shared", 0o644, own)
+	d, _ := r.Mkdir("d", 0o755, own)
+	var wg sync.WaitGroup
+	const rounds = 300
+	run := func(fn func(i int)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				fn(i)
+			}
+		}()
+	}
+	run(func(i int) { f.WriteAt(bytes.Repeat([]byte{byte(i)}, 5000), int64(i%7)*3000) })
+	run(func(i int) { f.Truncate(int64(i%5) * 4000) })
+	run(func(i int) {
+		p := make([]byte, 9000)
+		if n, err := f.ReadAt(p, int64(i%3)*1000); err != nil && err != io.EOF || n > len(p) {
+			t.Errorf("ReadAt: %d, %v", n, err)
+		}
+	})
+	run(func(i int) { f.Stat(); r.Stat(); d.ReadDir(0, 3) })
+	run(func(i int) {
+		name := fmt.Sprint("n", i%10)
+		d.Create(name, 0o644, own)
+		d.Rename(name, r, name)
+		r.Link("l"+name, f)
+		r.Unlink("l" + name)
+		r.Rename(name, d, name)
+		d.Unlink(name)
+	})
+	run(func(i int) {
+		sub, err := d.Mkdir("sub", 0o755, own)
+		if err == nil {
+			sub.Create("x", 0o644, own)
+			r.Rename("d", r, "d2")
+			r.Rename("d2", r, "d")
+			sub.Unlink("x")
+			d.Rmdir("sub")
+		}
+		f.(fs.Xattrer).SetXattr("user.i", []byte{byte(i)}, 0)
+		f.(fs.Xattrer).ListXattr()
+	})
+	wg.Wait()
+	check(t, r)
+}
