@@ -1061,16 +1061,32 @@ func dtype(t fs.Mode) uint8 { return uint8(t.Type() >> 12) }
 // open file description (offset, status flags, a socket's connection).
 // The description is closed when the last of its fds is. FD_CLOEXEC, per
 // fd on Linux, is per description here (there is no exec).
-func (s *System) Dup(fd int) (int, error) {
+func (s *System) Dup(fd int) (int, error) { return s.dupMin(fd, 0, false) }
+
+// dupMin is Dup to the lowest free fd >= lo (fcntl's F_DUPFD; cloexec for
+// F_DUPFD_CLOEXEC sets FD_CLOEXEC, of the description here): EINVAL for a
+// lo out of range.
+func (s *System) dupMin(fd, lo int, cloexec bool) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if fd < 0 || fd >= len(s.fds) || s.fds[fd] == nil {
 		return -1, syscall.EBADF
 	}
+	if lo < 0 || lo >= maxFD {
+		return -1, syscall.EINVAL
+	}
 	f := s.fds[fd]
 	f.refs++
-	for i, g := range s.fds {
-		if g == nil {
+	if cloexec {
+		f.mu.Lock()
+		f.cloexec = true
+		f.mu.Unlock()
+	}
+	for len(s.fds) < lo {
+		s.fds = append(s.fds, nil)
+	}
+	for i := lo; i < len(s.fds); i++ {
+		if s.fds[i] == nil {
 			s.fds[i] = f
 			return i, nil
 		}

@@ -243,6 +243,17 @@ func TestFilesDup(t *testing.T) {
 	wantErr(t, "Dup2 to -1", err, syscall.EBADF)
 	_, err = s.Dup(99)
 	wantErr(t, "Dup of a bad fd", err, syscall.EBADF)
+	// F_DUPFD: the lowest free fd from arg on.
+	if got := must(s.Fcntl(d, syscall.F_DUPFD, 20)); got != 20 {
+		t.Errorf("F_DUPFD 20 = %d", got)
+	}
+	if got := must(s.Fcntl(d, syscall.F_DUPFD_CLOEXEC, 20)); got != 21 {
+		t.Errorf("F_DUPFD_CLOEXEC 20 = %d", got)
+	}
+	_, err = s.Fcntl(d, syscall.F_DUPFD, -1)
+	wantErr(t, "F_DUPFD -1", err, syscall.EINVAL)
+	s.Close(20)
+	s.Close(21)
 	// Dup2 far out grows the table.
 	must(s.Dup2(d, 40))
 	s.Close(d)

@@ -297,11 +297,16 @@ func (s *System) Printf(format string, args ...any) (int, error) {
 	return s.Write(1, []byte(fmt.Sprintf(format, args...)))
 }
 
-// Fcntl implements F_GETFL/F_SETFL (O_NONBLOCK; the access mode reads as
-// O_RDWR and other flags are ignored, as Linux ignores what it cannot
-// change) and F_GETFD/F_SETFD (FD_CLOEXEC). The console keeps O_NONBLOCK
-// as a flag only: its reads always block.
+// Fcntl implements F_GETFL/F_SETFL (O_NONBLOCK, and O_APPEND on files;
+// the access mode reads as O_RDWR for sockets and the console and as
+// opened for files; other flags are ignored, as Linux ignores what it
+// cannot change), F_GETFD/F_SETFD (FD_CLOEXEC) and F_DUPFD,
+// F_DUPFD_CLOEXEC (Dup to the lowest free fd >= arg). The console keeps
+// O_NONBLOCK as a flag only: its reads always block.
 func (s *System) Fcntl(fd, cmd, arg int) (int, error) {
+	if cmd == syscall.F_DUPFD || cmd == syscall.F_DUPFD_CLOEXEC {
+		return s.dupMin(fd, arg, cmd == syscall.F_DUPFD_CLOEXEC)
+	}
 	f, err := s.get(fd)
 	if err != nil {
 		return 0, err
