@@ -987,7 +987,8 @@ const direntHeader = 19
 // d_name, padded to 8 bytes; native byte order), "." and ".." first, and
 // returns the bytes used: 0 at the end, EINVAL if buf cannot hold the
 // next entry, ENOTDIR if fd is not a directory. d_off is the position
-// after the entry, for Lseek.
+// after the entry, for Lseek. ".." carries the directory's own inode
+// number, as the root's does on Linux (file systems do not know parents).
 func (s *System) Getdents64(fd int, buf []byte) (int, error) {
 	f, err := s.get(fd)
 	if err != nil {
