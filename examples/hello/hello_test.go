@@ -83,6 +83,7 @@ func TestBareMetal(t *testing.T) {
 		`hello: program "hello" options [] args ["-alloc" "256"]`,
 		`hello: environment ["GREETING=hi"]`,
 		"hello: memory [0x100000-",
+		"hello: platform: ok",
 		"hello: goroutines and channels: ok",
 		"hello: sleep: ok",
 		"hello: GC with a spinning goroutine: ok",

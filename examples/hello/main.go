@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/goskit/goskit/boot"
+	"github.com/goskit/goskit/kernsupport"
+	"github.com/goskit/goskit/kernsupport/hosted"
 	"github.com/goskit/goskit/kernsupport/x86"
 )
 
@@ -63,6 +65,7 @@ func main() {
 		}
 		fmt.Printf("hello: %s: ok (%v)\n", name, time.Since(t0).Round(time.Millisecond))
 	}
+	check("platform", func() error { return checkPlatform(info) })
 	check("goroutines and channels", goroutines)
 	check("sleep", sleep)
 	check("GC with a spinning goroutine", spinGC)
@@ -104,6 +107,52 @@ func printInfo(info *boot.Info) {
 	}
 	fmt.Printf("hello: %d MiB usable, %d boot modules, GOMAXPROCS %d\n",
 		info.Memory.Total(boot.Usable)>>20, len(info.Modules), runtime.GOMAXPROCS(0))
+}
+
+// newPlatform is the kit platform the kernel runs on.
+func newPlatform(info *boot.Info) (kernsupport.Platform, error) {
+	if x86.BareMetal() {
+		return x86.NewPlatform(4 << 20)
+	}
+	return hosted.New(info)
+}
+
+// checkPlatform checks the kit platform's memory arena and clock.
+func checkPlatform(info *boot.Info) error {
+	p, err := newPlatform(info)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	mem := p.Memory()
+	addr, err := mem.Alloc(64<<10, 0, 12)
+	if err != nil {
+		return err
+	}
+	b, err := mem.Bytes(addr, 64<<10)
+	if err != nil {
+		return err
+	}
+	for i := range b {
+		b[i] = byte(i)
+	}
+	if b[4097] != 1 {
+		return errors.New("arena memory does not hold what was written")
+	}
+	if err := mem.Free(addr, 64<<10); err != nil {
+		return err
+	}
+	t0 := p.Clock().Now()
+	p.Clock().Sleep(2 * time.Millisecond)
+	if d := p.Clock().Now() - t0; d < 2*time.Millisecond {
+		return fmt.Errorf("clock advanced %v over a 2ms sleep", d)
+	}
+	wall := p.Clock().Wall()
+	if wall.Year() < 2024 {
+		return fmt.Errorf("wall clock says %v", wall)
+	}
+	fmt.Printf("hello: platform arena %d KiB free, wall clock %s\n", mem.Avail(0)>>10, wall.UTC().Format(time.RFC3339))
+	return nil
 }
 
 // goroutines passes a token around a ring of goroutines.

@@ -102,3 +102,20 @@ func ExitCode(code int) (int, bool) {
 	}
 	return code >> 1, true
 }
+
+// daysFromCivil counts the days from 1970-01-01 to the given date of the
+// proleptic Gregorian calendar (Howard Hinnant's algorithm), for years
+// from 1970.
+//
+//go:nosplit
+func daysFromCivil(y, m, d uint64) uint64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
+}

@@ -167,3 +167,18 @@ func TestEntry32Bytes(t *testing.T) {
 		t.Errorf("pvhEntry bytes (%d) differ from testdata/entry32.S (%d)", len(got), len(want))
 	}
 }
+
+func TestDaysFromCivil(t *testing.T) {
+	for _, tc := range []struct {
+		y, m, d, days uint64
+	}{
+		{1970, 1, 1, 0},
+		{2000, 3, 1, 11017},
+		{2024, 2, 29, 19782},
+		{2026, 12, 3, 20790},
+	} {
+		if got := daysFromCivil(tc.y, tc.m, tc.d); got != tc.days {
+			t.Errorf("daysFromCivil(%d-%d-%d) = %d, want %d", tc.y, tc.m, tc.d, got, tc.days)
+		}
+	}
+}

@@ -110,6 +110,7 @@ var (
 	usedPages uint64
 
 	ticks      uint64
+	wallBase   int64 // CLOCK_REALTIME minus the monotonic clock, ns
 	tscPerSec  uint64
 	tsc0       uint64
 	unknownSys [16]uint64 // bitmap of unknown system calls already logged
@@ -557,7 +558,11 @@ func demandPage(va uint64) bool {
 	}
 	f := allocFrame()
 	if f == 0 {
-		return false
+		// Linux would call its OOM killer; this kernel has one process.
+		puts("\ngoskit: out of physical memory (")
+		putDec(usedPages * PageSize >> 20)
+		puts(" MiB in use), stopping\n")
+		exit(3)
 	}
 	setU64(ep, PTE(f, PTEPresent|PTEWritable))
 	return true
@@ -616,6 +621,36 @@ func nanotime() int64 {
 	sec := d / tscPerSec
 	rem := d % tscPerSec
 	return int64(sec*1e9 + rem*1e9/tscPerSec)
+}
+
+//go:nosplit
+func cmos(reg uint8) uint64 {
+	outb(0x70, reg)
+	return uint64(inb(0x71))
+}
+
+// readRTC sets the wall clock from the CMOS real-time clock (UTC, as QEMU
+// keeps it by default), waiting out an update in progress.
+//
+//go:nosplit
+func readRTC() {
+	for i := 0; i < 1000000 && cmos(0x0A)&0x80 != 0; i++ {
+	}
+	sec, min, hour := cmos(0x00), cmos(0x02), cmos(0x04)
+	day, mon, year := cmos(0x07), cmos(0x08), cmos(0x09)
+	if cmos(0x0B)&4 == 0 { // BCD
+		bcd := func(v uint64) uint64 { return v&15 + (v>>4)*10 }
+		sec, min, hour = bcd(sec), bcd(min), bcd(hour&0x7F)|hour&0x80
+		day, mon, year = bcd(day), bcd(mon), bcd(year)
+	}
+	if hour&0x80 != 0 && cmos(0x0B)&2 == 0 { // 12-hour clock, PM
+		hour = (hour&0x7F + 12) % 24
+	}
+	year += 2000
+	if mon < 1 || mon > 12 || day < 1 || day > 31 {
+		return
+	}
+	wallBase = int64(daysFromCivil(year, mon, day)*86400+hour*3600+min*60+sec)*1e9 - nanotime()
 }
 
 //go:nosplit
@@ -844,6 +879,7 @@ func kinit() {
 	guardPageZero()
 	descInit()
 	calibrateTSC()
+	readRTC()
 	pitInit()
 	stats.BootTSC, stats.TSCPerSecond = tsc0, tscPerSec
 	// Thread 0 is the runtime's first thread (its context is saved at its

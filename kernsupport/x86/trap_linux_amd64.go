@@ -32,6 +32,10 @@ const (
 	nrTgkill        = 234
 	nrOpenat        = 257
 	nrGetrandom     = 318
+	// nrPhysAlloc is the kit's own system call: carve a0 bytes of
+	// contiguous physical memory out of the frame allocator for the
+	// platform's lmm arena (NewPlatform).
+	nrPhysAlloc = 0x6b00
 )
 
 const (
@@ -55,7 +59,7 @@ func trap(tf *trapFrame) {
 	switch v := tf.Vector; {
 	case v == vecSyscall:
 		stats.Syscalls++
-		syscall(t)
+		doSyscall(t)
 	case v == vecTimer:
 		stats.Interrupts++
 		ticks++
@@ -235,7 +239,7 @@ func block(t *thread, state uint32, deadline int64) {
 // ---- system calls ----
 
 //go:nosplit
-func syscall(t *thread) {
+func doSyscall(t *thread) {
 	tf := &t.tf
 	a0, a1, a2, a3, a4 := tf.RDI, tf.RSI, tf.RDX, tf.R10, tf.R8
 	var r uint64
@@ -340,6 +344,9 @@ func syscall(t *thread) {
 		r = 0
 	case nrClockGettime:
 		now := uint64(nanotime())
+		if a0 == 0 || a0 == 5 { // CLOCK_REALTIME, CLOCK_REALTIME_COARSE
+			now += uint64(wallBase)
+		}
 		setU64(a1, now/1e9)
 		setU64(a1+8, now%1e9)
 		r = 0
@@ -366,6 +373,8 @@ func syscall(t *thread) {
 		r = kill(a0, a1)
 	case nrTgkill:
 		r = kill(a1, a2)
+	case nrPhysAlloc:
+		r = physAlloc(a0)
 	case nrGetrandom:
 		for i := uint64(0); i < a1; i++ {
 			*(*byte)(phys(a0 + i)) = byte(random())
@@ -390,6 +399,26 @@ func syscall(t *thread) {
 		r = neg(eNOSYS)
 	}
 	tf.RAX = r
+}
+
+// physAlloc takes size bytes (rounded up to pages) from the top of the
+// first usable range with room for them, below what the frame allocator
+// has handed out.
+//
+//go:nosplit
+func physAlloc(size uint64) uint64 {
+	size = (size + PageSize - 1) &^ (PageSize - 1)
+	if size == 0 || size > 1<<40 {
+		return neg(eINVAL)
+	}
+	for i := 0; i < nranges && i < maxRanges; i++ {
+		r := &ranges[i]
+		if r.end-r.next >= size {
+			r.end -= size
+			return r.end
+		}
+	}
+	return neg(eNOMEM)
 }
 
 //go:nosplit
