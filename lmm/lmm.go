@@ -306,8 +306,8 @@ func (m *LMM) AllocPage(flags Flags) (uint64, error) {
 // equal to size asks for exactly r == min). Regions are tried in priority
 // order, and the first fit by address is taken within a region, as in the
 // original's lmm_alloc_gen, so results are predictable. The cost is
-// O(log n) in the free blocks for plain, aligned and windowed requests; see
-// the package doc for the exceptions. It returns ErrNoMemory when nothing
+// amortized O(log n) in the free blocks for plain, aligned and windowed
+// requests; see the package doc for the exceptions. It returns ErrNoMemory when nothing
 // fits and ErrInvalid for a zero size or alignBits >= 64.
 func (m *LMM) AllocGen(size uint64, flags Flags, alignBits uint, alignOffset, min, windowSize uint64) (uint64, error) {
 	if size == 0 || alignBits >= 64 {
