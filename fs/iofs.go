@@ -11,10 +11,6 @@ import (
 	"time"
 )
 
-// MaxSymlinkDepth is how many symbolic links one path resolution follows
-// before failing with ELOOP, as Linux's MAXSYMLINKS.
-const MaxSymlinkDepth = 40
-
 // IOFS returns fsys as an io/fs.FS, so that fs.WalkDir, http.FileServer,
 // template.ParseFS and testing/fstest work on any goskit file system.
 //
@@ -25,7 +21,7 @@ const MaxSymlinkDepth = 40
 // follow the last element. Link targets are interpreted with the file
 // system's root as "/" — an absolute target starts at the root, and ".."
 // at the root stays there, as in a chroot — so resolution never leaves
-// fsys; more than MaxSymlinkDepth links in one resolution fail with ELOOP.
+// fsys; more than MaxSymlinks links in one resolution fail with ELOOP.
 //
 // Opened regular files implement io.ReaderAt and io.Seeker (so
 // http.FileServer serves byte ranges); opened directories implement
@@ -106,7 +102,7 @@ func (f *ioFS) walk(name string, follow bool) (Node, error) {
 				return n, nil
 			}
 			links++
-			if links > MaxSymlinkDepth {
+			if links > MaxSymlinks {
 				return nil, syscall.ELOOP
 			}
 			target, err := n.Readlink()

@@ -225,11 +225,11 @@ func TestIOFSResolve(t *testing.T) {
 	}
 }
 
-// A chain of exactly MaxSymlinkDepth links resolves; one more fails.
+// A chain of exactly MaxSymlinks links resolves; one more fails.
 func TestIOFSLinkDepth(t *testing.T) {
 	var entries []string
 	entries = append(entries, "target")
-	for i := 1; i <= fs.MaxSymlinkDepth+1; i++ {
+	for i := 1; i <= fs.MaxSymlinks+1; i++ {
 		prev := fmt.Sprintf("l%d", i-1)
 		if i == 1 {
 			prev = "target"
@@ -237,11 +237,11 @@ func TestIOFSLinkDepth(t *testing.T) {
 		entries = append(entries, fmt.Sprintf("l%d -> %s", i, prev))
 	}
 	fsys := fs.IOFS(tree(t, entries...))
-	if b, err := iofs.ReadFile(fsys, fmt.Sprintf("l%d", fs.MaxSymlinkDepth)); err != nil || string(b) != "content of target" {
-		t.Errorf("%d links: %q, %v", fs.MaxSymlinkDepth, b, err)
+	if b, err := iofs.ReadFile(fsys, fmt.Sprintf("l%d", fs.MaxSymlinks)); err != nil || string(b) != "content of target" {
+		t.Errorf("%d links: %q, %v", fs.MaxSymlinks, b, err)
 	}
-	if _, err := iofs.ReadFile(fsys, fmt.Sprintf("l%d", fs.MaxSymlinkDepth+1)); !errors.Is(err, syscall.ELOOP) {
-		t.Errorf("%d links: %v, want ELOOP", fs.MaxSymlinkDepth+1, err)
+	if _, err := iofs.ReadFile(fsys, fmt.Sprintf("l%d", fs.MaxSymlinks+1)); !errors.Is(err, syscall.ELOOP) {
+		t.Errorf("%d links: %v, want ELOOP", fs.MaxSymlinks+1, err)
 	}
 }
 
