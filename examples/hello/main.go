@@ -24,6 +24,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/goskit/goskit/boot"
@@ -73,6 +74,12 @@ func main() {
 	check("nil dereference recovered", nilDeref)
 	check("unmapped address recovered", unmapped)
 
+	const calls = 20000
+	t0 := time.Now()
+	for range calls {
+		syscall.Getpid()
+	}
+	fmt.Printf("hello: getpid round trip %v\n", time.Since(t0)/calls)
 	if x86.BareMetal() {
 		s := x86.ReadStats()
 		fmt.Printf("hello: kernel: %d syscalls, %d interrupts, %d page faults, %d context switches, %d signals\n",
@@ -234,7 +241,7 @@ func spinGC() error {
 	stop.Store(true)
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(15 * time.Second):
 		return errors.New("spinning goroutine did not stop")
 	}
 	if spinCount.Load() == 0 {
