@@ -76,7 +76,7 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.pages == nil {
-		f.pages = new(pageStore)
+		f.pages = newPageStore()
 	}
 	n := 0
 	var err error

@@ -15,6 +15,13 @@ type pageStore struct {
 	dense []*page         // pages [0, len(dense)), nil for holes
 	far   map[int64]*page // pages at denseLimit and beyond
 	n     int64           // pages held
+	small [2]*page        // dense's first backing array: small files allocate no slice
+}
+
+func newPageStore() *pageStore {
+	s := new(pageStore)
+	s.dense = s.small[:0]
+	return s
 }
 
 // recycleAt is the size (in pages) at which a file's pages are given back
