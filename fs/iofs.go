@@ -48,9 +48,9 @@ var (
 	_ iofs.File        = (*ioNode)(nil)
 )
 
-// resolve walks name from the root. With follow, a symlink as the last
-// element is followed too. It returns the node and the directory holding
-// its last element (nil for the root).
+// resolve checks name by io/fs rules and walks it from the root; with
+// follow, a symlink as the last element is followed too. Errors are
+// *fs.PathError values naming op and name.
 func (f *ioFS) resolve(op, name string, follow bool) (Node, error) {
 	if !iofs.ValidPath(name) {
 		return nil, &iofs.PathError{Op: op, Path: name, Err: iofs.ErrInvalid}
