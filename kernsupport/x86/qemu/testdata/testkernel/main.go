@@ -2,8 +2,9 @@
 // first argument after "--" picks what it does:
 //
 //	exit N     print and exit with status N
-//	kfault     make the kernel fault in its system-call path (a write from
-//	           an unmapped buffer): a register dump and status 3
+//	kfault     make the kernel fault in its own code (the kit's fault-test
+//	           system call): a register dump and status 3
+//	efault     write from an unmapped buffer: EFAULT, as on Linux
 //	gopanic    an unrecovered nil dereference: the runtime's own crash, 2
 //	enosys     an unknown system call twice: ENOSYS, logged once
 //	hang       print, then spin forever without output
@@ -36,8 +37,13 @@ func main() {
 		n, _ := strconv.Atoi(info.Args[1])
 		os.Exit(n)
 	case "kfault":
+		const faultTest = 0x6b01
+		syscall.Syscall(faultTest, 0x7e5500000000, 0, 0)
+		fmt.Println("testkernel: still running after the fault test")
+		os.Exit(0)
+	case "efault":
 		_, _, e := syscall.Syscall(syscall.SYS_WRITE, 1, 0x7e5500000000, 16)
-		fmt.Println("testkernel: write returned", e)
+		fmt.Println("testkernel: write from an unmapped buffer:", e)
 		os.Exit(0)
 	case "gopanic":
 		deref(nil)
