@@ -165,6 +165,10 @@ func TestBootErrors(t *testing.T) {
 		{"packet on a missing interface", kernel.NICFlags{NIC: "packet:gk-missing0", Addrs: p}, false, "gk-missing0"},
 		{"tap name too long", kernel.NICFlags{NIC: "tap:a-name-longer-than-ifnamsiz", Addrs: p}, false, "a-name-longer-than-ifnamsiz"},
 		{"pcap in a missing directory", kernel.NICFlags{NIC: "wire", Addrs: p, Pcap: missingDir}, true, "-pcap"},
+		// BootPair relies on Boot closing the device it was given when it
+		// fails: it closes only the other end.
+		{"invalid flags with a device", kernel.NICFlags{NIC: "bogus"}, true, `unknown -nic "bogus"`},
+		{"address the stack refuses", kernel.NICFlags{NIC: "wire", Addrs: []netip.Prefix{netip.MustParsePrefix("198.18.0.2/24"), netip.MustParsePrefix("198.18.0.2/24")}}, true, "198.18.0.2"},
 	}
 	info := hostedInfo(t)
 	for _, tc := range tests {
@@ -193,10 +197,10 @@ func TestBootErrors(t *testing.T) {
 			}
 			if peer != nil {
 				// The device handed to Boot was closed: its peer sees the
-				// cable cut.
-				_, err := peer.ReceiveBatch(make([]netdev.RxSlot, 1))
+				// cable cut. (Transmit never waits, so this cannot hang.)
+				err := peer.Transmit(&netdev.Frame{Segs: [][]byte{make([]byte, 60)}})
 				if !errors.Is(err, netdev.ErrLinkGone) {
-					t.Errorf("after the failed Boot, the device's peer receives %v, want ErrLinkGone", err)
+					t.Errorf("after the failed Boot, the device's peer transmits with error %v, want ErrLinkGone: the device given to Boot was not closed", err)
 				}
 			}
 			if fd, _ := fdCounts(t); fd > fd0 {
