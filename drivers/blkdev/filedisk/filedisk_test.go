@@ -4,13 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/goskit/goskit/drivers/blkdev"
 	"github.com/goskit/goskit/drivers/blkdev/blkdevtest"
 	"github.com/goskit/goskit/drivers/blkdev/filedisk"
+	"github.com/goskit/goskit/internal/testenv"
 )
 
 func TestFile(t *testing.T) {
@@ -95,4 +98,39 @@ func ExampleOpen() {
 	d.Flush()
 	fmt.Println(d.Size())
 	// Output: 1048576
+}
+
+// TestBlockDevice: a host block device (a loop device over a file), where
+// the size comes from BLKGETSIZE64 and Discard is BLKZEROOUT.
+func TestBlockDevice(t *testing.T) {
+	testenv.NeedRoot(t)
+	testenv.NeedTool(t, "losetup")
+	p := filepath.Join(t.TempDir(), "backing.img")
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Truncate(p, 4<<20)
+	out, err := exec.Command("losetup", "--find", "--show", p).CombinedOutput()
+	if err != nil {
+		testenv.Unavailable(t, "losetup: %v: %s", err, out)
+	}
+	loop := strings.TrimSpace(string(out))
+	t.Cleanup(func() {
+		if out, err := exec.Command("losetup", "-d", loop).CombinedOutput(); err != nil {
+			t.Errorf("losetup -d %s: %v: %s", loop, err, out)
+		}
+	})
+	for _, direct := range []bool{false, true} {
+		t.Run(fmt.Sprint("direct=", direct), func(t *testing.T) {
+			d, err := filedisk.Open(loop, filedisk.Options{Direct: direct})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if d.Size() != 4<<20 {
+				t.Errorf("size %d", d.Size())
+			}
+			blkdevtest.Run(t, d)
+		})
+	}
 }
