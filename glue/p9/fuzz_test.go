@@ -3,8 +3,11 @@ package p9
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,26 +128,36 @@ func FuzzServer(f *testing.F) {
 	f.Add([]byte{3, 0, 0, 0})                                // size below the header
 	f.Add(append(msg(msgTversion, noTag, uint32(100), "9P2000.L"), whole[len(session()[0]):]...))
 
-	m := memfs.New()
-	root, _ := m.Root()
-	file, _ := root.Create("file", 0o644, fs.Owner{})
-	file.WriteAt([]byte("contents"), 0)
-	srv := NewServer(m, nil)
-	f.Cleanup(func() { srv.Close() })
-
-	// A connection that must keep working while others are fuzzed.
-	ca, cb := net.Pipe()
-	go srv.ServeConn(ca)
-	good, err := Dial(cb, nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { good.Close() })
-
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Everything is fresh for each input, so that a failure
+		// reproduces from its input alone.
+		m := memfs.New()
+		root, _ := m.Root()
+		file, _ := root.Create("file", 0o644, fs.Owner{})
+		file.WriteAt([]byte("contents"), 0)
+		var mu sync.Mutex
+		var logs []string
+		srv := NewServer(m, &Options{Logf: func(format string, a ...any) {
+			mu.Lock()
+			logs = append(logs, fmt.Sprintf(format, a...))
+			mu.Unlock()
+		}})
+		defer srv.Close()
+
+		// A connection that must keep working while another is fuzzed.
+		ca, cb := net.Pipe()
+		go srv.ServeConn(ca)
+		good, err := Dial(cb, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer good.Close()
+
 		runServerInput(t, srv, data)
-		if n := srv.panics.Swap(0); n != 0 {
-			t.Fatalf("%d handler panics", n)
+		if n := srv.panics.Load(); n != 0 {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("%d handler panics:\n%s", n, strings.Join(logs, "\n"))
 		}
 		// The input may have renamed or removed anything: the other
 		// connection makes, reads and removes a file of its own.
@@ -241,6 +254,24 @@ func TestServerRejects(t *testing.T) {
 		}, func(t *testing.T, r [][]byte) {
 			// A read of a directory fid fails, but not with EFAULT.
 			if len(r) != 4 || errno(r[3]) == 14 {
+				t.Fatalf("replies %x", r)
+			}
+		}},
+		{"TreadTrailingBytesClamped", [][]byte{version,
+			msg(msgTattach, 1, uint32(1), nofid, "", "", uint32(0)),
+			msg(12, 2, uint32(1), uint32(0)),
+			msg(msgTread, 3, uint32(1), uint64(0), uint32(1<<22), []byte("trailing bytes p9 ignores")),
+		}, func(t *testing.T, r [][]byte) {
+			if len(r) != 4 || errno(r[3]) == 14 {
+				t.Fatalf("replies %x", r)
+			}
+		}},
+		{"TreaddirClamped", [][]byte{version,
+			msg(msgTattach, 1, uint32(1), nofid, "", "", uint32(0)),
+			msg(12, 2, uint32(1), uint32(0)),
+			msg(40, 3, uint32(1), uint64(0), uint32(1<<30)),
+		}, func(t *testing.T, r [][]byte) {
+			if len(r) != 4 || r[3][4] != 41 || len(r[3]) > 65536 {
 				t.Fatalf("replies %x", r)
 			}
 		}},

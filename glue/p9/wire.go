@@ -21,6 +21,7 @@ const (
 	msgTauth    = 102
 	msgTattach  = 104
 	msgTread    = 116
+	msgTreaddir = 40
 )
 
 const (
@@ -185,7 +186,8 @@ func parseVersion(body []byte) (msize uint32, version string, ok bool) {
 // answers Tauth itself with ENOENT ("no authentication needed", what
 // diod's tools expect, where p9 answers ENOSYS), clamps Tread counts to
 // the msize (p9 slices its msize-long buffer with the count and would
-// panic), and records the attach uid. Bodies of other messages stream
+// panic) and Treaddir counts too (p9 would send a reply above the msize),
+// and records the attach uid. Bodies of other messages stream
 // through without a copy.
 type serverConn struct {
 	conn net.Conn
@@ -329,12 +331,15 @@ func (c *serverConn) next() error {
 			if err := c.fw.inject(rlerror(tag, syscall.ENOENT)); err != nil {
 				return err
 			}
-		case typ == msgTread:
+		case typ == msgTread || typ == msgTreaddir:
 			b, err := c.readBody(body)
 			if err != nil {
 				return err
 			}
-			if body == 16 { // fid[4] offset[8] count[4]
+			// fid[4] offset[8] count[4]: p9 decodes these and ignores
+			// any bytes after them, so the count is clamped whatever
+			// the body's length.
+			if body >= 16 {
 				cnt := binary.LittleEndian.Uint32(b[hdrLen+12:])
 				if lim := msize - rreadOverhead; cnt > lim {
 					binary.LittleEndian.PutUint32(b[hdrLen+12:], lim)
