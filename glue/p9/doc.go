@@ -18,8 +18,10 @@
 //     connection), nothing but Tversion is accepted before a version is
 //     agreed and a second Tversion is refused (p9 would serve a Tread
 //     without its buffer pool, or swap the pool under requests in flight:
-//     both panic), and a Tread count is clamped to the msize (p9 slices its
-//     msize-long buffer with the count).
+//     both panic), and Tread and Treaddir counts are clamped to the msize
+//     (p9 slices its msize-long buffer with a Tread's count, and ignores
+//     bytes after the count, so a padded Tread slipped past a check on the
+//     message's length: FuzzServer found it).
 //   - Client: p9 asks for "9P2000.L.Google.7", which diod rejects (Rlerror
 //     EIO) without stepping down; Dial negotiates itself before p9 sees the
 //     connection, asking for the extension first (the kit's server speaks
@@ -29,13 +31,21 @@
 //     (diod caps at 64 KiB and drops a connection that sends more); Dial
 //     gives p9 the granted msize, so reads and writes are chunked within
 //     it. p9 attaches with no uid, which diod refuses; the glue fills in
-//     Options.UID. diod answers Tunlinkat with EOPNOTSUPP; the client then
-//     walks to the entry and sends Tremove (and Trename for Trenameat).
+//     Options.UID. diod answers Tunlinkat and Trenameat with EOPNOTSUPP;
+//     the client then walks to the entry and sends Tremove or Trename.
+//
+// # What p9 v0.4.1 cannot do through this glue
 //
 // p9 v0.4.1 masks the set-uid and set-gid bits (it keeps the sticky bit)
 // when it encodes and decodes the modes of Tlcreate, Tmkdir and Tsetattr,
 // on both sides: through this glue they cannot be set, though Tgetattr
-// reports them.
+// reports them. Its server answers Txattrwalk with EINVAL for every
+// error (ENODATA included), and a creation in a removed directory with
+// EINVAL (the kit's client turns that one into ENOENT after checking the
+// directory's link count). Its client has no extended attributes, so the
+// kit's client offers no fs.Xattrer; the server serves them for nodes
+// that are fs.Xattrers. 9P2000.L has no fallocate: no fs.Allocater.
+// Locks (Tlock) are granted without being kept.
 //
 // # Execution environment
 //
