@@ -27,6 +27,15 @@
 // system mount read-only: FS.ReadOnly says why, and writes fail with EROFS
 // (Options.Writable turns that into a Mount error instead).
 //
+// # Limits
+//
+// A file's last unlink frees it at once: the fs interfaces have no open
+// files, so there is no "unlinked but open" state (and no orphan list).
+// POSIX ACL attributes (system.posix_acl_*) are stored and returned in
+// ext2's on-disk ACL encoding, not converted. Backup superblocks and group
+// descriptors are written by Format only, as Linux leaves them after
+// mkfs. Format makes no resize inode.
+//
 // # Caching and durability
 //
 // File data is written straight to the device. Metadata (bitmaps, group

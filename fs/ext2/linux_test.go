@@ -485,6 +485,17 @@ func modify(t *testing.T, f fs.FileSystem, es []*entry) []*entry {
 			e.path = "moved" + strings.TrimPrefix(e.path, "dir/sub")
 		}
 	}
+	// Change the attributes Linux keeps inside the inode: they all move
+	// to a block, as Linux's ext2 keeps them.
+	an, err := walk(t, f, "attrs")
+	must(err)
+	must(an.(fs.Xattrer).RemoveXattr("user.small"))
+	must(an.(fs.Xattrer).SetXattr("user.medium", []byte("changed"), 0))
+	for _, e := range out {
+		if e.path == "attrs" {
+			e.xattrs = map[string][]byte{"user.medium": []byte("changed"), "trusted.t": []byte("trusted value")}
+		}
+	}
 	// Write past 6 GiB in the huge file.
 	hn, err := walk(t, f, "huge")
 	must(err)
@@ -578,6 +589,27 @@ func readBackLinux(t *testing.T, img string, es []*entry) {
 		case fs.ModeSymlink:
 			if got, err := os.Readlink(p); err != nil || got != e.target {
 				t.Errorf("Linux: %s: readlink %q, %v", e.path, got, err)
+			}
+		}
+		if e.mode.Type() != fs.ModeSymlink {
+			lb := make([]byte, 4096)
+			n, err := unix.Llistxattr(p, lb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got, want []string
+			for _, k := range strings.Split(string(lb[:n]), "\x00") {
+				if k != "" && !strings.HasPrefix(k, "security.") {
+					got = append(got, k)
+				}
+			}
+			for k := range e.xattrs {
+				want = append(want, k)
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("Linux: %s: xattrs %q, want %q", e.path, got, want)
 			}
 		}
 		for k, v := range e.xattrs {
