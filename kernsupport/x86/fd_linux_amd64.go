@@ -46,6 +46,7 @@ func fdValid(fd uint64) bool {
 }
 
 //go:nosplit
+//go:noinline
 func newFD(kind uint8) uint64 {
 	for fd := uint64(3); fd < maxFDs; fd++ {
 		if fdKind[fd] == fdNone {
@@ -59,6 +60,7 @@ func newFD(kind uint8) uint64 {
 }
 
 //go:nosplit
+//go:noinline
 func closeFD(fd uint64) uint64 {
 	if fd < 3 {
 		return 0
@@ -79,6 +81,7 @@ func closeFD(fd uint64) uint64 {
 // non-blocking: the runtime opens it with EFD_NONBLOCK).
 //
 //go:nosplit
+//go:noinline
 func eventRead(fd, buf, n uint64) uint64 {
 	fd &= maxFDs - 1
 	if n < 8 {
@@ -93,6 +96,7 @@ func eventRead(fd, buf, n uint64) uint64 {
 }
 
 //go:nosplit
+//go:noinline
 func eventWrite(fd, buf, n uint64) uint64 {
 	fd &= maxFDs - 1
 	if n < 8 {
@@ -115,6 +119,7 @@ func eventWrite(fd, buf, n uint64) uint64 {
 }
 
 //go:nosplit
+//go:noinline
 func epollCtl(epfd, op, fd, ev uint64) uint64 {
 	const add, del, mod = 1, 2, 3
 	if epfd >= maxFDs || fdKind[epfd] != fdEpoll || fd >= maxFDs || !fdValid(fd) {
@@ -136,6 +141,7 @@ func epollCtl(epfd, op, fd, ev uint64) uint64 {
 // epoll), blocking for timeout milliseconds (-1: until woken) when none is.
 //
 //go:nosplit
+//go:noinline
 func epollWait(t *thread, epfd, events, maxEvents, timeout uint64) {
 	if epfd >= maxFDs || fdKind[epfd] != fdEpoll {
 		t.tf.RAX = neg(eBADF)

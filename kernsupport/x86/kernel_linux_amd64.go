@@ -2,7 +2,11 @@
 
 package x86
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/goskit/goskit/kernsupport/x86/vmlist"
+)
 
 // This file is the kernel beneath the Go runtime. Everything here runs
 // before the runtime starts or inside a trap (interrupt, exception or
@@ -18,7 +22,6 @@ const (
 	istSize     = 16 << 10
 	bootStackSz = 256 << 10
 	maxThreads  = 64
-	maxVMAs     = 512
 	maxRanges   = 16
 	maxWords    = 64
 	hz          = 1000 // PIT interrupt rate
@@ -62,11 +65,6 @@ type sigaction struct {
 	handler, flags, restorer, mask uint64
 }
 
-type vma struct {
-	start, end uint64
-	prot       uint64 // PROT_* bits; 0 = reserved, no access
-}
-
 type physRange struct{ next, end uint64 }
 
 // The machine. One CPU, one kernel: this is the one place the kit keeps
@@ -99,9 +97,8 @@ var (
 
 	words      [maxWords]uint64 // buildStack's argument list
 	sigactions [128]sigaction   // indexed by signal number & 127
-	vmas       [maxVMAs]vma
-	nvmas      int
-	mmapNext   uint64 // where hint-less mmaps go
+	mappings   vmlist.List      // what mmap handed out
+	mmapNext   uint64           // where hint-less mmaps go
 
 	ranges    [maxRanges]physRange
 	nranges   int
@@ -156,6 +153,7 @@ func puts(s string) {
 }
 
 //go:nosplit
+//go:noinline
 func putHex(v uint64) {
 	puts("0x")
 	for i := 60; i >= 0; i -= 4 {
@@ -164,19 +162,20 @@ func putHex(v uint64) {
 }
 
 //go:nosplit
+//go:noinline
 func putDec(v uint64) {
 	var buf [20]byte
-	i := len(buf)
+	i := uint(len(buf))
 	for {
 		i--
-		buf[i] = byte('0' + v%10)
+		buf[i%20] = byte('0' + v%10)
 		v /= 10
 		if v == 0 || i == 0 {
 			break
 		}
 	}
-	for ; i < len(buf); i++ {
-		putc(buf[i])
+	for ; i < uint(len(buf)); i++ {
+		putc(buf[i%20])
 	}
 }
 
@@ -225,7 +224,7 @@ func allocFrame() uint64 {
 		freePages--
 	} else {
 		for i := 0; i < nranges && i < maxRanges; i++ {
-			r := &ranges[i]
+			r := &ranges[i&(maxRanges-1)]
 			if r.next+PageSize <= r.end {
 				pa = r.next
 				r.next += PageSize
@@ -305,7 +304,7 @@ func memInit() {
 		start = (start + PageSize - 1) &^ (PageSize - 1)
 		end &^= PageSize - 1
 		if start < end {
-			ranges[nranges] = physRange{start, end}
+			ranges[nranges&(maxRanges-1)] = physRange{start, end}
 			nranges++
 		}
 	}
@@ -341,30 +340,11 @@ func walk(va uint64, create bool) uint64 {
 	return table + PTIndex(va, 1)*8
 }
 
-//go:nosplit
-func findVMA(va uint64) int {
-	for i := 0; i < nvmas && i < maxVMAs; i++ {
-		if vmas[i].start <= va && va < vmas[i].end {
-			return i
-		}
-	}
-	return -1
-}
-
-//go:nosplit
-func overlaps(start, end uint64) bool {
-	for i := 0; i < nvmas && i < maxVMAs; i++ {
-		if vmas[i].start < end && start < vmas[i].end {
-			return true
-		}
-	}
-	return false
-}
-
 // unmapPages frees the frames mapped in [start, end), skipping absent
 // tables a level at a time so that releasing a huge reservation is cheap.
 //
 //go:nosplit
+//go:noinline
 func unmapPages(start, end uint64) {
 	va := start
 	for va < end {
@@ -397,58 +377,6 @@ func unmapPages(start, end uint64) {
 	}
 }
 
-// removeVMAs cuts [start, end) out of the VMA list, splitting a VMA that
-// straddles it.
-//
-//go:nosplit
-func removeVMAs(start, end uint64) bool {
-	for i := 0; i < nvmas && i < maxVMAs; i++ {
-		v := vmas[i]
-		if v.end <= start || end <= v.start {
-			continue
-		}
-		switch {
-		case start <= v.start && v.end <= end:
-			vmas[i] = vmas[nvmas-1]
-			nvmas--
-			i--
-		case v.start < start && end < v.end:
-			if nvmas >= maxVMAs {
-				return false
-			}
-			vmas[i].end = start
-			vmas[nvmas] = vma{end, v.end, v.prot}
-			nvmas++
-		case v.start < start:
-			vmas[i].end = start
-		default:
-			vmas[i].start = end
-		}
-	}
-	return true
-}
-
-//go:nosplit
-func addVMA(start, end, prot uint64) bool {
-	// Merge with an adjacent VMA of the same protection.
-	for i := 0; i < nvmas && i < maxVMAs; i++ {
-		if vmas[i].prot == prot && vmas[i].end == start {
-			vmas[i].end = end
-			return true
-		}
-		if vmas[i].prot == prot && vmas[i].start == end {
-			vmas[i].start = start
-			return true
-		}
-	}
-	if nvmas >= maxVMAs {
-		return false
-	}
-	vmas[nvmas] = vma{start, end, prot}
-	nvmas++
-	return true
-}
-
 // Linux errno values the system calls return (negated).
 const (
 	ePERM     = 1
@@ -473,6 +401,7 @@ const (
 )
 
 //go:nosplit
+//go:noinline
 func sysMmap(addr, length, prot, flags, fd uint64) uint64 {
 	if length == 0 || flags&mapAnon == 0 {
 		return neg(eINVAL)
@@ -486,13 +415,13 @@ func sysMmap(addr, length, prot, flags, fd uint64) uint64 {
 			return neg(eINVAL)
 		}
 		unmapPages(addr, addr+length)
-		if !removeVMAs(addr, addr+length) || !addVMA(addr, addr+length, prot) {
+		if !mappings.Remove(addr, addr+length) || !mappings.Add(addr, addr+length, prot) {
 			return neg(eNOMEM)
 		}
 		return addr
 	}
 	addr &^= PageSize - 1
-	if addr < userBottom || addr+length > userTop || addr+length < addr || overlaps(addr, addr+length) {
+	if addr < userBottom || addr+length > userTop || addr+length < addr || mappings.Overlaps(addr, addr+length) {
 		// No usable hint: take fresh address space.
 		if mmapNext == 0 {
 			mmapNext = 0x100000000000
@@ -503,13 +432,14 @@ func sysMmap(addr, length, prot, flags, fd uint64) uint64 {
 			return neg(eNOMEM)
 		}
 	}
-	if !addVMA(addr, addr+length, prot) {
+	if !mappings.Add(addr, addr+length, prot) {
 		return neg(eNOMEM)
 	}
 	return addr
 }
 
 //go:nosplit
+//go:noinline
 func sysMunmap(addr, length uint64) uint64 {
 	length = (length + PageSize - 1) &^ (PageSize - 1)
 	if addr&(PageSize-1) != 0 || addr+length < addr {
@@ -519,13 +449,14 @@ func sysMunmap(addr, length uint64) uint64 {
 		return 0
 	}
 	unmapPages(addr, addr+length)
-	if !removeVMAs(addr, addr+length) {
+	if !mappings.Remove(addr, addr+length) {
 		return neg(eNOMEM)
 	}
 	return 0
 }
 
 //go:nosplit
+//go:noinline
 func sysMprotect(addr, length, prot uint64) uint64 {
 	length = (length + PageSize - 1) &^ (PageSize - 1)
 	if addr < userBottom || addr+length < addr {
@@ -534,7 +465,7 @@ func sysMprotect(addr, length, prot uint64) uint64 {
 	if prot == 0 {
 		unmapPages(addr, addr+length)
 	}
-	if !removeVMAs(addr, addr+length) || !addVMA(addr, addr+length, prot) {
+	if !mappings.Remove(addr, addr+length) || !mappings.Add(addr, addr+length, prot) {
 		return neg(eNOMEM)
 	}
 	return 0
@@ -544,9 +475,9 @@ func sysMprotect(addr, length, prot uint64) uint64 {
 // accessible VMA, and reports whether it did.
 //
 //go:nosplit
+//go:noinline
 func demandPage(va uint64) bool {
-	i := findVMA(va)
-	if i < 0 || vmas[i].prot == 0 {
+	if m, ok := mappings.Find(va); !ok || m.Prot == 0 {
 		return false
 	}
 	ep := walk(va, true)
@@ -558,11 +489,10 @@ func demandPage(va uint64) bool {
 	}
 	f := allocFrame()
 	if f == 0 {
-		// Linux would call its OOM killer; this kernel has one process.
-		puts("\ngoskit: out of physical memory (")
-		putDec(usedPages * PageSize >> 20)
-		puts(" MiB in use), stopping\n")
-		exit(3)
+		// Linux would call its OOM killer; this kernel has one process:
+		// trap stops the machine on its way out.
+		fatal = fatalOOM
+		return false
 	}
 	setU64(ep, PTE(f, PTEPresent|PTEWritable))
 	return true
@@ -711,7 +641,7 @@ func descInit() {
 //go:nosplit
 func setTSSU64(off int, v uint64) {
 	for i := 0; i < 8; i++ {
-		tss[(off+i)&127%104] = byte(v >> (8 * uint(i)))
+		tss[uint(off+i)%104] = byte(v >> (8 * uint(i)))
 	}
 }
 
@@ -761,7 +691,7 @@ func buildStack() {
 				if nw == maxWords {
 					break
 				}
-				words[nw] = p
+				words[nw&(maxWords-1)] = p
 				nw++
 				inWord = true
 			}

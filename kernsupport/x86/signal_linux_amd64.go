@@ -58,6 +58,7 @@ func postFault(t *thread, sig, addr uint64) bool {
 }
 
 //go:nosplit
+//go:noinline
 func pushSignalFrame(t *thread, sig uint64, code int32, addr uint64) bool {
 	a := &sigactions[sig&127]
 	tf := &t.tf
@@ -70,6 +71,11 @@ func pushSignalFrame(t *thread, sig uint64, code int32, addr uint64) bool {
 	frame := ((fp - 8 - ucSize - infoSize) &^ 15) - 8
 	uc := frame + 8
 	info := uc + ucSize
+	// Page the frame in before writing it: a page fault taken here, in
+	// the page-fault handler, would reuse its interrupt stack.
+	if frame > sp || !userRange(frame, sp-frame) || !prefault(frame, sp-frame) {
+		return false
+	}
 	stats.Signals++
 	// FPU state.
 	copyWords(fp, fxArea(cur), fpSize)
@@ -144,8 +150,13 @@ func pushSignalFrame(t *thread, sig uint64, code int32, addr uint64) bool {
 // with (its restorer's stack pointer points at it).
 //
 //go:nosplit
+//go:noinline
 func sigreturn(t *thread) {
 	uc := t.tf.RSP
+	if !userRange(uc, ucSize) || !prefault(uc, ucSize) {
+		badSigreturn(t)
+		return
+	}
 	g := (*[32]uint64)(phys(uc + mcontextAt))
 	tf := &t.tf
 	tf.R8, tf.R9, tf.R10, tf.R11 = g[0], g[1], g[2], g[3]
@@ -158,6 +169,19 @@ func sigreturn(t *thread) {
 	tf.CS, tf.SS = KernelCS, KernelDS
 	t.sigmask = u64(uc + sigmaskAt)
 	if fp := g[23]; fp != 0 {
+		if !userRange(fp, fpSize) || !prefault(fp, fpSize) {
+			badSigreturn(t)
+			return
+		}
 		copyWords(fxArea(cur), fp, fpSize)
 	}
+}
+
+// badSigreturn ends the program whose rt_sigreturn found no signal frame
+// at its stack pointer (Linux kills it with SIGSEGV): trap stops the
+// machine on its way out.
+//
+//go:nosplit
+func badSigreturn(t *thread) {
+	fatal = fatalSigreturn
 }

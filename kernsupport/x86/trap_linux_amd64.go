@@ -64,6 +64,9 @@ func trap(tf *trapFrame) {
 	t := &threads[cur&(maxThreads-1)]
 	t.tf = *tf
 	switch v := tf.Vector; {
+	case v == vecSyscall && tf.RAX == nrRtSigreturn:
+		stats.Syscalls++
+		sigreturn(t) // here, not in doSyscall: its chain of frames is deep
 	case v == vecSyscall:
 		stats.Syscalls++
 		doSyscall(t)
@@ -76,7 +79,7 @@ func trap(tf *trapFrame) {
 	case v == vecPF:
 		stats.PageFaults++
 		addr := readCR2()
-		if !demandPage(addr) {
+		if !demandPage(addr) && fatal == 0 {
 			fault(t, addr)
 		}
 	case v >= 32 && v < 48:
@@ -88,9 +91,33 @@ func trap(tf *trapFrame) {
 	default:
 		fault(t, readCR2())
 	}
+	if fatal != 0 {
+		dump(fatalText(fatal), &t.tf)
+		exit(3)
+	}
 	deliverSignals()
 	nt := &threads[cur&(maxThreads-1)]
 	*tf = nt.tf
+}
+
+// Fatal conditions found deep in a handler, reported by trap.
+const (
+	fatalSigreturn = 1 + iota
+	fatalOOM
+)
+
+// fatal is set by a handler that found the program beyond help.
+var fatal uint64
+
+//go:nosplit
+func fatalText(code uint64) string {
+	switch code {
+	case fatalSigreturn:
+		return "rt_sigreturn without a valid signal frame"
+	case fatalOOM:
+		return "out of physical memory"
+	}
+	return "fatal condition"
 }
 
 // nestedTrap handles a trap taken inside the kernel: a page fault on user
@@ -103,6 +130,10 @@ func nestedTrap(tf *trapFrame) {
 		if demandPage(readCR2()) {
 			return
 		}
+	}
+	if fatal != 0 {
+		puts("\ngoskit: ")
+		puts(fatalText(fatal))
 	}
 	dump("kernel fault in trap path", tf)
 	exit(3)
@@ -136,6 +167,7 @@ func fault(t *thread, addr uint64) {
 // dump prints a fault over the serial console.
 //
 //go:nosplit
+//go:noinline
 func dump(why string, tf *trapFrame) {
 	puts("\ngoskit: ")
 	puts(why)
@@ -192,6 +224,7 @@ func dump(why string, tf *trapFrame) {
 // (round robin), or the idle thread when none is.
 //
 //go:nosplit
+//go:noinline
 func schedule() {
 	next := idle
 	for i := uint64(1); i <= maxThreads; i++ {
@@ -218,6 +251,7 @@ func switchTo(next uint64) {
 // wakeExpired wakes the threads whose sleep or futex wait has timed out.
 //
 //go:nosplit
+//go:noinline
 func wakeExpired() {
 	now := nanotime()
 	for i := range threads {
@@ -318,9 +352,6 @@ func doSyscall(t *thread) {
 		r = sysSigaction(a0, a1, a2)
 	case nrRtSigprocmask:
 		r = sysSigprocmask(t, a0, a1, a2)
-	case nrRtSigreturn:
-		sigreturn(t)
-		return
 	case nrSigaltstack:
 		if a1 != 0 {
 			setU64(a1, t.altSP)
@@ -431,13 +462,14 @@ func doSyscall(t *thread) {
 // has handed out.
 //
 //go:nosplit
+//go:noinline
 func physAlloc(size uint64) uint64 {
 	size = (size + PageSize - 1) &^ (PageSize - 1)
 	if size == 0 || size > 1<<40 {
 		return neg(eINVAL)
 	}
 	for i := 0; i < nranges && i < maxRanges; i++ {
-		r := &ranges[i]
+		r := &ranges[i&(maxRanges-1)]
 		if r.end-r.next >= size {
 			r.end -= size
 			return r.end
@@ -453,6 +485,7 @@ func physAlloc(size uint64) uint64 {
 // a fault inside the kernel.
 //
 //go:nosplit
+//go:noinline
 func userRange(addr, n uint64) bool {
 	if n == 0 {
 		return true
@@ -469,11 +502,11 @@ func userRange(addr, n uint64) bool {
 			addr = userBottom
 			continue
 		}
-		i := findVMA(addr)
-		if i < 0 || vmas[i].prot == 0 {
+		m, ok := mappings.Find(addr)
+		if !ok || m.Prot == 0 {
 			return false
 		}
-		addr = vmas[i].end
+		addr = m.End
 	}
 	return true
 }
@@ -482,8 +515,8 @@ func userRange(addr, n uint64) bool {
 // them.
 //
 //go:nosplit
+//go:noinline
 func argsValid(nr, a0, a1, a2, a3 uint64) bool {
-	opt := func(p, n uint64) bool { return p == 0 || userRange(p, n) }
 	switch nr {
 	case nrWrite, nrRead:
 		return userRange(a1, a2)
@@ -492,11 +525,11 @@ func argsValid(nr, a0, a1, a2, a3 uint64) bool {
 	case nrEpollWait, nrEpollPwait:
 		return a2 <= 1<<20 && userRange(a1, a2*12)
 	case nrRtSigaction:
-		return opt(a1, 32) && opt(a2, 32)
+		return optRange(a1, 32) && optRange(a2, 32)
 	case nrRtSigprocmask:
-		return opt(a1, 8) && opt(a2, 8)
+		return optRange(a1, 8) && optRange(a2, 8)
 	case nrSigaltstack:
-		return opt(a0, 24) && opt(a1, 24)
+		return optRange(a0, 24) && optRange(a1, 24)
 	case nrArchPrctl:
 		return a0 != 0x1003 || userRange(a1, 8)
 	case nrSchedGetaff:
@@ -506,21 +539,48 @@ func argsValid(nr, a0, a1, a2, a3 uint64) bool {
 	case nrNanosleep:
 		return userRange(a0, 16)
 	case nrFutex:
-		return userRange(a0, 4) && (a1&127 != 0 || opt(a3, 16))
+		return userRange(a0, 4) && (a1&127 != 0 || optRange(a3, 16))
 	case nrGetrandom:
 		return userRange(a0, a1)
 	case nrPrlimit64:
-		return opt(a2, 16) && opt(a3, 16)
+		return optRange(a2, 16) && optRange(a3, 16)
 	case nrUname:
 		return userRange(a0, 6*65)
 	}
 	return true
 }
 
+// prefault maps the pages of [addr, addr+n) that are mapped but not yet
+// present, so that the kernel can then touch them without a page fault.
+// userRange must have accepted the range.
+//
+//go:nosplit
+//go:noinline
+func prefault(addr, n uint64) bool {
+	for va := addr &^ (PageSize - 1); va < addr+n; va += PageSize {
+		if va < userBottom {
+			continue
+		}
+		if ep := walk(va, false); ep != 0 && u64(ep)&PTEPresent != 0 {
+			continue
+		}
+		if !demandPage(va) {
+			return false
+		}
+	}
+	return true
+}
+
+// optRange is userRange for an optional pointer (0: none).
+//
+//go:nosplit
+func optRange(p, n uint64) bool { return p == 0 || userRange(p, n) }
+
 // uname fills a struct utsname: a Linux system-call personality, so
 // "Linux", with the kit named in the release.
 //
 //go:nosplit
+//go:noinline
 func uname(p uint64) {
 	for i := uint64(0); i < 6; i++ {
 		f := unameField(i)
@@ -553,6 +613,7 @@ func unameField(i uint64) string {
 }
 
 //go:nosplit
+//go:noinline
 func futex(t *thread, addr, op, val, timeout uint64) {
 	const wait, wake, private = 0, 1, 128
 	switch op &^ private {
@@ -589,6 +650,7 @@ func futex(t *thread, addr, op, val, timeout uint64) {
 }
 
 //go:nosplit
+//go:noinline
 func clone(t *thread, flags, stack, tls uint64) uint64 {
 	const cloneSettls = 0x80000
 	for i := uint64(0); i < maxThreads; i++ {
@@ -615,6 +677,7 @@ func clone(t *thread, flags, stack, tls uint64) uint64 {
 }
 
 //go:nosplit
+//go:noinline
 func sysSigaction(sig, act, oact uint64) uint64 {
 	if sig == 0 || sig >= 65 || sig == 9 || sig == 19 {
 		return neg(eINVAL)
@@ -633,6 +696,7 @@ func sysSigaction(sig, act, oact uint64) uint64 {
 }
 
 //go:nosplit
+//go:noinline
 func sysSigprocmask(t *thread, how, set, oset uint64) uint64 {
 	if oset != 0 {
 		setU64(oset, t.sigmask)
@@ -656,6 +720,7 @@ func sysSigprocmask(t *thread, how, set, oset uint64) uint64 {
 // kill marks signal sig pending on the thread with id tid.
 //
 //go:nosplit
+//go:noinline
 func kill(tid, sig uint64) uint64 {
 	if sig == 0 || sig >= 65 {
 		return neg(eINVAL)
