@@ -196,3 +196,38 @@ func TestFSTest(t *testing.T) {
 		})
 	}
 }
+
+// TestSetuidBits pins what p9 v0.4.1 does with the set-uid and set-gid
+// bits: Tgetattr reports them, but Tsetattr and Tlcreate lose them (p9
+// masks modes to 01777 when it encodes and decodes), while the sticky bit
+// passes.
+func TestSetuidBits(t *testing.T) {
+	m := memfs.New()
+	mroot, _ := m.Root()
+	f, _ := mroot.Create("suid", 0o644, fs.Owner{})
+	if err := f.SetAttr(fs.SetAttr{Valid: fs.SetMode, Mode: 0o4755}); err != nil {
+		t.Fatal(err)
+	}
+	c := pipeFS(t, m, nil)
+	root, _ := c.Root()
+	n, err := root.Lookup("suid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := n.Stat(); a.Mode&fs.ModePerm != 0o4755 {
+		t.Errorf("Stat reports %o, want 4755", a.Mode&fs.ModePerm)
+	}
+	if err := n.SetAttr(fs.SetAttr{Valid: fs.SetMode, Mode: 0o6755}); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := n.Stat(); a.Mode&fs.ModePerm != 0o755 {
+		t.Errorf("after chmod 6755 through 9P: %o; p9 v0.4.1 is expected to mask it to 755", a.Mode&fs.ModePerm)
+	}
+	d, err := root.Mkdir("sticky", 0o1777, fs.Owner{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := d.Stat(); a.Mode&fs.ModePerm != 0o1777 {
+		t.Errorf("sticky directory: %o, want 1777", a.Mode&fs.ModePerm)
+	}
+}
