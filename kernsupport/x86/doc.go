@@ -37,9 +37,24 @@
 // rt_sigreturn: SIGURG from tgkill (asynchronous preemption), and SIGSEGV,
 // SIGBUS, SIGFPE, SIGILL from CPU exceptions in Go code, so a nil
 // dereference is the recoverable panic it is hosted. An unknown system
-// call is logged once and returns ENOSYS. A fault the kernel cannot hand
-// to Go prints a register dump on the serial console and exits with
-// status 3.
+// call is logged once and returns ENOSYS. Pointer arguments are checked
+// against the mappings: a bad one gets EFAULT, as on Linux. A fault the
+// kernel cannot hand to Go (in its own trap or system-call path, a double
+// fault, an exception with no handler installed) prints a register dump on
+// the serial console and exits with status 3; so does running out of
+// physical memory.
+//
+// The runtime's network poller gets an epoll instance and an eventfd (for
+// its timers and wake-ups); other descriptors do not exist yet: openat
+// answers ENOENT. NewPlatform gives a kernel the kit's
+// kernsupport.Platform on the bare machine (serial console, TSC clock,
+// an lmm-managed arena of physical memory); the wall clock comes from the
+// CMOS real-time clock.
+//
+// Limits of this first version: one CPU; 64 threads; 512 mappings
+// (package vmlist); physical memory below 4 GiB (the identity map); no
+// device interrupts but the timer; user memory is not protected from the
+// kernel nor read-only pages from writes (everything runs in ring 0).
 //
 // # Discipline beneath the runtime
 //
@@ -51,7 +66,15 @@
 // and assembly, and never stores a Go pointer (the machine state holds
 // addresses as uint64 in global arrays without pointers, so no write
 // barrier can run). Physical memory is reached through the identity map
-// with phys. The exported functions (BareMetal, BootInfo, ReadStats...)
+// with phys. Indexes are masked so that the compiler emits no bounds
+// checks (a failing one would call into the runtime's panic path); the
+// linker's nosplit check bounds the stack every chain of these functions
+// uses, which is why deep work (register dumps for fatal conditions) is
+// done at the top of the trap handler rather than where the condition is
+// found. The kernel never takes a page fault inside its page-fault
+// handler (which runs on its own interrupt stack and would overwrite
+// itself): memory a handler writes for the program, such as a signal
+// frame, is paged in first. The exported functions (BareMetal, BootInfo, ReadStats...)
 // are ordinary Go, called by the program once the runtime is up.
 //
 // # Execution environment

@@ -426,9 +426,14 @@ func sysMmap(addr, length, prot, flags, fd uint64) uint64 {
 		if mmapNext == 0 {
 			mmapNext = 0x100000000000
 		}
+		// Fresh space may have been taken by a hinted mapping: step
+		// over those (a bounded number: the list is bounded).
+		for i := 0; i <= vmlist.MaxMappings && mappings.Overlaps(mmapNext, mmapNext+length); i++ {
+			mmapNext += length + PageSize
+		}
 		addr = mmapNext
 		mmapNext += length + PageSize // a guard page between mappings
-		if mmapNext > userTop {
+		if mmapNext > userTop || mappings.Overlaps(addr, addr+length) {
 			return neg(eNOMEM)
 		}
 	}

@@ -366,6 +366,12 @@ func doSyscall(t *thread) {
 		const setFS, getFS = 0x1002, 0x1003
 		switch a0 {
 		case setFS:
+			// The kernel's own Go code reads the g slot at -8(FS) on
+			// every entry: refuse a base without one.
+			if a1 < 8 || !userRange(a1-8, 8) || !prefault(a1-8, 8) {
+				r = neg(eFAULT)
+				break
+			}
 			t.fsbase = a1
 			wrmsr(0xC0000100, a1)
 		case getFS:
