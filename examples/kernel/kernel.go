@@ -113,6 +113,15 @@ func (f *NICFlags) Validate() error {
 	return nil
 }
 
+// CheckEmbedded rejects flags the embedded default cannot honour: its two
+// kernels have fixed addresses (EmbeddedTransmitter, EmbeddedReceiver).
+func (f *NICFlags) CheckEmbedded() error {
+	if len(f.Addrs) > 0 || len(f.GW) > 0 {
+		return fmt.Errorf("-nic wire gives its kernels %v and %v: -addr and -gw do not apply", EmbeddedTransmitter, EmbeddedReceiver)
+	}
+	return nil
+}
+
 // Kernel is a booted hosted kernel with its network.
 type Kernel struct {
 	Info  *boot.Info
@@ -130,7 +139,8 @@ type Config struct {
 	// standard output.
 	Console io.Writer
 	// Device, if set, is used as the NIC instead of opening one named by the
-	// flags (the embedded default passes a wire end).
+	// flags (the embedded default passes a wire end). Boot owns it: a failed
+	// Boot closes it, a kernel's Close closes it.
 	Device netdev.Device
 	// TxQueueLen is the program's choice of transmit queue when the -txqueue
 	// flag leaves it: a bulk-transfer kernel queues (the queue's goroutine
@@ -143,6 +153,16 @@ func (k *Kernel) addCloser(f func() error) { k.closers = append(k.closers, f) }
 
 // Boot boots a kernel: platform, NIC, stack, libc.
 func Boot(info *boot.Info, f NICFlags, cfg Config) (k *Kernel, err error) {
+	if cfg.Device != nil {
+		// A failed Boot closes the device it was given (BootPair relies on
+		// it); once the stack owns it, the stack's close closes it, and
+		// closing twice is harmless.
+		defer func() {
+			if err != nil {
+				cfg.Device.Close()
+			}
+		}()
+	}
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}

@@ -69,7 +69,11 @@ func (l *Life) WaitErr(op string, err error) error {
 	if errors.Is(err, kernsupport.ErrIRQClosed) || l.closed.Load() {
 		return fmt.Errorf("%s: %s: %w", l.name, op, netdev.ErrClosed)
 	}
-	return fmt.Errorf("%s: %s: %w", l.name, op, err)
+	// A wait can fail before any system call sees the device go: when a TAP
+	// is deleted the runtime's poller may report the fd "not pollable"
+	// first. Classify it as a host error, so a vanished interface is
+	// ErrLinkGone whichever call notices.
+	return l.HostErr(op, err)
 }
 
 // HostErr classifies an error from a system call on the device: errors that

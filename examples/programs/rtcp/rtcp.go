@@ -99,6 +99,9 @@ func Parse(args []string) (o Options, nic kernel.NICFlags, embedded bool, err er
 		if o.Server || o.Host != "" {
 			return o, nic, false, errors.New("-nic wire runs client and server: give neither -r nor a host")
 		}
+		if err := nic.CheckEmbedded(); err != nil {
+			return o, nic, false, err
+		}
 		o.Host = kernel.EmbeddedReceiver.Addr().String()
 		return o, nic, true, o.validate()
 	}

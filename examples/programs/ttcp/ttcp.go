@@ -159,6 +159,9 @@ func Parse(args []string) (o Options, nic kernel.NICFlags, embedded bool, err er
 		if o.Transmit || o.Receive || o.Host != "" {
 			return o, nic, false, errors.New("-nic wire runs both kernels: give neither -t, -r nor a host")
 		}
+		if err := nic.CheckEmbedded(); err != nil {
+			return o, nic, false, err
+		}
 		o.Transmit = true
 		o.Host = kernel.EmbeddedReceiver.Addr().String()
 		if err := o.validate(); err != nil {
