@@ -306,7 +306,7 @@ func (f *cfile) ioFid(write bool) (hp.File, error) {
 	return nf, nil
 }
 
-func (f *cfile) ReadAt(p []byte, off int64) (int, error) {
+func (f *cfile) ReadAt(p []byte, off int64) (total int, err error) {
 	if off < 0 {
 		return 0, syscall.EINVAL
 	}
@@ -314,9 +314,13 @@ func (f *cfile) ReadAt(p []byte, off int64) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	total := 0
+	defer badServer(&total, &err)
 	for total < len(p) {
 		n, err := fid.ReadAt(p[total:], off+int64(total))
+		if n > len(p)-total {
+			// More than asked: p9 would have copied only what fits.
+			return total, fmt.Errorf("9p: server returned %d bytes for a read of %d: %w", n, len(p)-total, syscall.EIO)
+		}
 		total += n
 		if err != nil {
 			return total, cerr(err)
@@ -328,7 +332,17 @@ func (f *cfile) ReadAt(p []byte, off int64) (int, error) {
 	return total, nil
 }
 
-func (f *cfile) WriteAt(p []byte, off int64) (int, error) {
+// badServer turns a panic of p9's client into EIO: p9 v0.4.1 panics when a
+// server answers a read or write with more bytes than were asked for
+// (its chunking loop finds more done than requested).
+func badServer(n *int, err *error) {
+	if r := recover(); r != nil {
+		*n = 0
+		*err = fmt.Errorf("9p: bad reply from the server (%v): %w", r, syscall.EIO)
+	}
+}
+
+func (f *cfile) WriteAt(p []byte, off int64) (total int, err error) {
 	if off < 0 {
 		return 0, syscall.EINVAL
 	}
@@ -336,9 +350,12 @@ func (f *cfile) WriteAt(p []byte, off int64) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	total := 0
+	defer badServer(&total, &err)
 	for total < len(p) {
 		n, err := fid.WriteAt(p[total:], off+int64(total))
+		if n > len(p)-total {
+			return total, fmt.Errorf("9p: server wrote %d bytes of %d: %w", n, len(p)-total, syscall.EIO)
+		}
 		total += n
 		if err != nil {
 			return total, cerr(err)
