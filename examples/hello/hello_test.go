@@ -63,7 +63,7 @@ func TestBareMetal(t *testing.T) {
 	if err := qemu.Build(".", ".", img); err != nil {
 		t.Fatal(err)
 	}
-	const mainMarker = "hello: Go main on bare metal"
+	const mainMarker = "hello: Go main on bare metal (pvh)"
 	w := &stampWriter{markers: []string{mainMarker}, seen: map[string]time.Time{}}
 	start := time.Now()
 	res, err := qemu.Run(context.Background(), qemu.Config{Image: img,

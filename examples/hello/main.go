@@ -42,7 +42,7 @@ func main() {
 	}
 	platform := "hosted"
 	if x86.BareMetal() {
-		platform = "bare metal"
+		platform = "bare metal (" + x86.BootProtocol() + ")"
 	}
 	fmt.Printf("hello: Go main on %s\n", platform)
 	if x86.BareMetal() {
@@ -97,11 +97,7 @@ func main() {
 // bare metal, from the process otherwise.
 func bootInfo() (*boot.Info, error) {
 	if x86.BareMetal() {
-		p, err := x86.BootInfo()
-		if err != nil {
-			return nil, err
-		}
-		return p.Info, nil
+		return x86.BootInfo()
 	}
 	return boot.Hosted(os.Args)
 }

@@ -71,7 +71,8 @@ type physRange struct{ next, end uint64 }
 // global state (see DESIGN.md's note on the bare-metal layer).
 var (
 	bareMetal uint64
-	startInfo uint64
+	startInfo uint64 // PVH start info or Multiboot info, physical
+	bootMagic uint64 // EAX at entry: multibootMagic from a Multiboot loader
 	scratchSP uint64
 	userSP    uint64
 	depth     uint64
@@ -101,6 +102,8 @@ var (
 	mmapNext   uint64           // where hint-less mmaps go
 
 	ranges    [maxRanges]physRange
+	reserved  [maxReserved]physRange // (next, end) = (start, end) of a reserved range
+	nreserved int
 	nranges   int
 	freeList  uint64 // a stack of free frames linked through their first word
 	freePages uint64
@@ -272,42 +275,156 @@ func imageEnd() uint64 {
 	return end
 }
 
-// memInit takes the usable memory of the PVH memory map above the kernel
-// image (and below the 4 GiB the boot page tables map) for the frame
-// allocator.
+// Boot protocol magic numbers.
+const (
+	pvhMagic       = 0x336ec578 // at the start of hvm_start_info
+	multibootMagic = 0x2BADB002 // in EAX from a Multiboot loader
+	maxReserved    = 32
+)
+
+// pvhBoot and multibootBoot report which protocol started the kernel.
+//
+//go:nosplit
+func pvhBoot() bool { return startInfo != 0 && u32(startInfo) == pvhMagic }
+
+//go:nosplit
+func multibootBoot() bool { return !pvhBoot() && bootMagic == multibootMagic }
+
+// reserve keeps [start, start+size) from the frame allocator: boot
+// modules and the boot loader's tables, which the program reads later.
+//
+//go:nosplit
+func reserve(start, size uint64) {
+	if size == 0 || nreserved >= maxReserved {
+		return
+	}
+	reserved[nreserved&(maxReserved-1)] = physRange{start &^ (PageSize - 1), (start + size + PageSize - 1) &^ (PageSize - 1)}
+	nreserved++
+}
+
+//go:nosplit
+func cstrlen(pa uint64) uint64 {
+	n := uint64(0)
+	for n < 4096 && *(*byte)(phys(pa + n)) != 0 {
+		n++
+	}
+	return n + 1
+}
+
+// addUsable gives the usable range [start, end) to the frame allocator,
+// less what lies below lo (the kernel image and low memory), above the
+// identity map, or in a reserved range.
+//
+//go:nosplit
+func addUsable(start, end, lo uint64) {
+	start = max(start, lo)
+	end = min(end, 4<<30)
+	start = (start + PageSize - 1) &^ (PageSize - 1)
+	end &^= PageSize - 1
+	for i := 0; start < end && i <= maxReserved; i++ {
+		// The first reserved range reaching into [start, end) cuts it.
+		cut, skip := end, end
+		for j := 0; j < nreserved && j < maxReserved; j++ {
+			r := reserved[j&(maxReserved-1)]
+			if r.end > start && r.next < end && max(r.next, start) < cut {
+				cut, skip = max(r.next, start), r.end
+			}
+		}
+		if cut > start && nranges < maxRanges {
+			ranges[nranges&(maxRanges-1)] = physRange{start, cut}
+			nranges++
+		}
+		start = skip
+	}
+}
+
+// memInit takes the usable memory of the boot memory map (PVH or
+// Multiboot) above the kernel image, below the 4 GiB the boot page tables
+// map and outside the boot modules and tables, for the frame allocator.
 //
 //go:nosplit
 func memInit() {
-	lo := (imageEnd() + 2<<20) &^ (PageSize - 1)
+	lo := (imageEnd() + PageSize - 1) &^ (PageSize - 1)
 	si := startInfo
-	if u32(si) != 0x336ec578 || u32(si+4) < 1 {
+	switch {
+	case pvhBoot():
+		reserve(si, 56)
+		if c := u64(si + 24); c != 0 {
+			reserve(c, cstrlen(c))
+		}
+		mods, nmods := u64(si+16), uint64(u32(si+12))
+		reserve(mods, nmods*32)
+		for i := uint64(0); i < nmods && i < 64; i++ {
+			e := mods + i*32
+			reserve(u64(e), u64(e+8))
+			if c := u64(e + 16); c != 0 {
+				reserve(c, cstrlen(c))
+			}
+		}
+		if u32(si+4) < 1 {
+			break // no memory map in version 0
+		}
+		mm, n := u64(si+40), uint64(u32(si+48))
+		reserve(mm, n*24)
+		for i := uint64(0); i < n && i < 128; i++ {
+			e := mm + i*24
+			if u32(e+16) == 1 {
+				addUsable(u64(e), u64(e)+u64(e+8), lo)
+			}
+		}
+	case multibootBoot():
+		flags := u32(si)
+		reserve(si, 88)
+		if flags&4 != 0 {
+			c := uint64(u32(si + 16))
+			reserve(c, cstrlen(c))
+		}
+		if flags&8 != 0 {
+			mods, nmods := uint64(u32(si+24)), uint64(u32(si+20))
+			reserve(mods, nmods*16)
+			for i := uint64(0); i < nmods && i < 64; i++ {
+				e := mods + i*16
+				start, end := uint64(u32(e)), uint64(u32(e+4))
+				if end > start {
+					reserve(start, end-start)
+				}
+				if c := uint64(u32(e + 8)); c != 0 {
+					reserve(c, cstrlen(c))
+				}
+			}
+		}
+		if flags&64 != 0 {
+			length, mm := uint64(u32(si+44)), uint64(u32(si+48))
+			reserve(mm, length)
+			off := uint64(0)
+			for i := 0; i < 128 && off+24 <= length; i++ {
+				e := mm + off
+				if u32(e+20) == 1 {
+					addUsable(u64(e+4), u64(e+4)+u64(e+12), lo)
+				}
+				off += uint64(u32(e)) + 4
+			}
+		} else if flags&1 != 0 {
+			addUsable(1<<20, 1<<20+uint64(u32(si+8))*1024, lo)
+		}
+	}
+	if nranges == 0 {
 		// No memory map: assume 128 MiB.
-		ranges[0] = physRange{lo, 128 << 20}
-		nranges = 1
-		return
+		addUsable(lo, 128<<20, lo)
 	}
-	mm := u64(si + 40)
-	n := uint64(u32(si + 48))
-	for i := uint64(0); i < n && i < 128 && nranges < maxRanges; i++ {
-		e := mm + i*24
-		start, size, typ := u64(e), u64(e+8), u32(e+16)
-		end := start + size
-		if typ != 1 || end <= lo {
-			continue
-		}
-		if start < lo {
-			start = lo
-		}
-		if end > 4<<30 {
-			end = 4 << 30
-		}
-		start = (start + PageSize - 1) &^ (PageSize - 1)
-		end &^= PageSize - 1
-		if start < end {
-			ranges[nranges&(maxRanges-1)] = physRange{start, end}
-			nranges++
-		}
+}
+
+// bootCmdline is the physical address of the boot command line, or 0.
+//
+//go:nosplit
+func bootCmdline() uint64 {
+	switch {
+	case pvhBoot():
+		return u64(startInfo + 24)
+	case multibootBoot() && u32(startInfo)&4 != 0:
+		return uint64(u32(startInfo + 16))
 	}
+	return 0
 }
 
 // ---- page tables and the virtual-memory manager ----
@@ -671,10 +788,7 @@ func buildStack() {
 	// Strings area: the top 8 KiB.
 	str := top - 8192
 	p := str
-	var cmd uint64
-	if u32(startInfo) == 0x336ec578 {
-		cmd = u64(startInfo + 24)
-	}
+	cmd := bootCmdline()
 	nw := 0
 	inWord := false
 	sep := -1

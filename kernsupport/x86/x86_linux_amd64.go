@@ -13,13 +13,36 @@ import (
 // entry (true) or as an ordinary Linux process (false).
 func BareMetal() bool { return bareMetal != 0 }
 
-// BootInfo parses the PVH start info the boot loader passed. It fails with
-// ErrNotBareMetal in a hosted process.
-func BootInfo() (*boot.PVHInfo, error) {
-	if !BareMetal() {
-		return nil, ErrNotBareMetal
+// BootInfo parses the boot information the boot loader passed (the PVH
+// start info or the Multiboot information) into the boot.Info a hosted
+// kernel gets from boot.Hosted. It fails with ErrNotBareMetal in a hosted
+// process.
+func BootInfo() (*boot.Info, error) {
+	switch BootProtocol() {
+	case "pvh":
+		p, err := boot.ParsePVH(PhysMemory(), startInfo)
+		if err != nil {
+			return nil, err
+		}
+		return p.Info, nil
+	case "multiboot":
+		return boot.ParseMultiboot(PhysMemory(), startInfo)
 	}
-	return boot.ParsePVH(PhysMemory(), startInfo)
+	return nil, ErrNotBareMetal
+}
+
+// BootProtocol names the protocol that started the kernel: "pvh",
+// "multiboot", or "" in a hosted process.
+func BootProtocol() string {
+	switch {
+	case !BareMetal():
+		return ""
+	case pvhBoot():
+		return "pvh"
+	case multibootBoot():
+		return "multiboot"
+	}
+	return "unknown"
 }
 
 // PhysMemory returns a reader of physical memory through the kernel's

@@ -1,7 +1,9 @@
 	.code32
 start:
 	cld
-	movl %ebx, %esi
+	movl %ebx, %esi          /* boot information: PVH start info or Multiboot info */
+	movl %eax, %ebx          /* Multiboot's magic (PVH leaves EAX undefined) */
+	movl $0x7f00, %esp       /* neither protocol promises a stack */
 	call 1f
 1:	popl %ebp
 	/* zero 6 pages at 0x8000 */
