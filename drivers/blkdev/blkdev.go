@@ -23,7 +23,6 @@
 package blkdev
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"syscall"
@@ -140,6 +139,3 @@ func WritevAt(dev Device, bufs [][]byte, off int64) (int, error) {
 	}
 	return total, nil
 }
-
-// ErrNotSupported is returned by Discard helpers on devices without it.
-var ErrNotSupported = errors.ErrUnsupported
