@@ -33,6 +33,8 @@
 //     it. p9 attaches with no uid, which diod refuses; the glue fills in
 //     Options.UID. diod answers Tunlinkat and Trenameat with EOPNOTSUPP;
 //     the client then walks to the entry and sends Tremove or Trename.
+//   - Client: p9's client panics when a server answers a read or write
+//     with more bytes than were asked for; the glue turns that into EIO.
 //
 // # What p9 v0.4.1 cannot do through this glue
 //
