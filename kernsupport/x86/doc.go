@@ -13,7 +13,10 @@
 // linux/amd64 binary into a Xen PVH note (XEN_ELFNOTE_PHYS32_ENTRY) naming
 // pvhEntry, the package's assembly entry. QEMU loads the ELF and starts
 // pvhEntry in 32-bit protected mode with EBX pointing at the hvm_start_info
-// block. The entry builds page tables identity-mapping the low 4 GiB,
+// block. With a Multiboot header added (qemu.AddMultiboot, mkimage
+// -multiboot: the OSKit's way, and QEMU's -initrd then passes any number
+// of boot modules) the same entry is started by a Multiboot loader, and
+// the kernel reads the Multiboot information instead. The entry builds page tables identity-mapping the low 4 GiB,
 // enters long mode, sets the FS base to a dummy TLS block (so that no Go
 // code ever runs with an invalid g slot), loads the descriptors and the
 // SYSCALL MSRs (STAR, LSTAR, FMASK), starts the timer, lays out a Linux

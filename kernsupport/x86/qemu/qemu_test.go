@@ -26,6 +26,24 @@ var testImage = sync.OnceValues(func() (string, error) {
 	return img, Build(".", "./testdata/testkernel", img)
 })
 
+// testImageMB is testImage with a Multiboot header.
+var testImageMB = sync.OnceValues(func() (string, error) {
+	img, err := testImage()
+	if err != nil {
+		return "", err
+	}
+	data, err := os.ReadFile(img)
+	if err != nil {
+		return "", err
+	}
+	mb, err := AddMultiboot(data)
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(filepath.Dir(img), "testkernel-mb.img")
+	return out, os.WriteFile(out, mb, 0o755)
+})
+
 func image(t *testing.T) string {
 	t.Helper()
 	img, err := testImage()
@@ -129,8 +147,22 @@ func TestArgs(t *testing.T) {
 func TestBoot(t *testing.T) {
 	testenv.NeedTool(t, "qemu-system-x86_64")
 	img := image(t)
+	mbImg, err := testImageMB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	f1, f2 := filepath.Join(dir, "f1"), filepath.Join(dir, "f2")
+	if err := os.WriteFile(f1, []byte("first module data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f2, bytes.Repeat([]byte("2"), 70000), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name    string
+		image   string
+		modules []string
 		cmdline string
 		status  int
 		err     error
@@ -147,12 +179,23 @@ func TestBoot(t *testing.T) {
 		{name: "enosys", cmdline: "k -- enosys", status: 0, want: []string{
 			"goskit: unknown system call 999, returning ENOSYS", "syscall 999: function not implemented"}},
 		{name: "hang", cmdline: "k -- hang", err: ErrSilent, silence: 3 * time.Second, want: []string{"mode hang"}},
+		{name: "pvh-module", cmdline: "k -- modules", modules: []string{f1}, want: []string{
+			"protocol pvh", `module "module0" 17 bytes string "" data "first module dat"`}},
+		{name: "multiboot", image: mbImg, cmdline: "k -- modules", modules: []string{f1 + " etc/motd", f2}, want: []string{
+			"protocol multiboot",
+			`/f1" 17 bytes string "etc/motd" data "first module dat"`,
+			`/f2" 70000 bytes string "" data "2222222222222222"`}},
+		{name: "multiboot-exit", image: mbImg, cmdline: "k -- exit 5", status: 5, want: []string{"mode exit"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var out bytes.Buffer
 			var mu sync.Mutex
-			res, err := Run(context.Background(), Config{Image: img, CommandLine: tc.cmdline,
+			image := img
+			if tc.image != "" {
+				image = tc.image
+			}
+			res, err := Run(context.Background(), Config{Image: image, CommandLine: tc.cmdline, Modules: tc.modules,
 				Memory: "256M", Silence: tc.silence, Serial: lockedWriter{&mu, &out}})
 			mu.Lock()
 			serial := out.String()

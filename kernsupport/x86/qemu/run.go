@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 )
@@ -28,6 +29,10 @@ type Config struct {
 	Silence time.Duration
 	// Serial receives the guest's serial output; nil discards it.
 	Serial io.Writer
+	// Modules are boot modules, each "FILE" or "FILE STRING", passed with
+	// -initrd: a Multiboot image gets them all, a PVH image (QEMU's
+	// limit) only one.
+	Modules []string
 	// Extra are further QEMU arguments.
 	Extra []string
 }
@@ -64,6 +69,9 @@ func (c Config) Args() []string {
 		"-monitor", "none", "-serial", "stdio",
 		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
 		"-kernel", c.Image, "-append", c.CommandLine}
+	if len(c.Modules) > 0 {
+		args = append(args, "-initrd", strings.Join(c.Modules, ","))
+	}
 	return append(args, c.Extra...)
 }
 

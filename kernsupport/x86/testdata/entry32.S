@@ -3,21 +3,21 @@ start:
 	cld
 	movl %ebx, %esi          /* boot information: PVH start info or Multiboot info */
 	movl %eax, %ebx          /* Multiboot's magic (PVH leaves EAX undefined) */
-	movl $0x7f00, %esp       /* neither protocol promises a stack */
+	movl $0x87000, %esp      /* neither protocol promises a stack */
 	call 1f
 1:	popl %ebp
-	/* zero 6 pages at 0x8000 */
-	movl $0x8000, %edi
+	/* zero 6 pages at 0x80000: the page tables */
+	movl $0x80000, %edi
 	movl $(6*1024), %ecx
 	xorl %eax, %eax
 	rep stosl
-	movl $0x9003, 0x8000
-	movl $0xA003, 0x9000
-	movl $0xB003, 0x9008
-	movl $0xC003, 0x9010
-	movl $0xD003, 0x9018
+	movl $0x81003, 0x80000
+	movl $0x82003, 0x81000
+	movl $0x83003, 0x81008
+	movl $0x84003, 0x81010
+	movl $0x85003, 0x81018
 	/* 2048 2MiB PDEs */
-	movl $0xA000, %edi
+	movl $0x82000, %edi
 	movl $0x83, %eax
 	movl $2048, %ecx
 2:	movl %eax, (%edi)
@@ -28,7 +28,7 @@ start:
 	movl %cr4, %eax
 	orl $0x20, %eax
 	movl %eax, %cr4
-	movl $0x8000, %eax
+	movl $0x80000, %eax
 	movl %eax, %cr3
 	/* EFER.LME */
 	movl $0xC0000080, %ecx
@@ -38,11 +38,11 @@ start:
 	movl %cr0, %eax
 	orl $0x80000001, %eax
 	movl %eax, %cr0
-	/* GDT pointer at 0x7ff0: limit, base = ebp + (gdt - 1b) */
-	movw $23, 0x7ff0
+	/* GDT pointer at 0x86000: limit, base = ebp + (gdt - 1b) */
+	movw $23, 0x86000
 	leal (gdt-1b)(%ebp), %eax
-	movl %eax, 0x7ff2
-	lgdt 0x7ff0
+	movl %eax, 0x86002
+	lgdt 0x86000
 	pushl $0x08
 	leal (end-1b)(%ebp), %eax
 	pushl %eax

@@ -8,6 +8,8 @@
 //	gopanic    an unrecovered nil dereference: the runtime's own crash, 2
 //	enosys     an unknown system call twice: ENOSYS, logged once
 //	hang       print, then spin forever without output
+//	modules    print the boot protocol and each boot module's name, size,
+//	           string and first bytes, then exit 0
 package main
 
 import (
@@ -28,7 +30,7 @@ func deref(n *node) *node { return n.next }
 func main() {
 	info := boot.ParseCommandLine(os.Args)
 	if len(info.Args) == 0 {
-		fmt.Println("testkernel: no mode")
+		fmt.Println("testkernel: no mode in", os.Args, "protocol", x86.BootProtocol())
 		os.Exit(1)
 	}
 	fmt.Println("testkernel: mode", info.Args[0], "bare metal", x86.BareMetal())
@@ -51,6 +53,18 @@ func main() {
 		for range 2 {
 			_, _, e := syscall.Syscall(999, 0, 0, 0)
 			fmt.Println("testkernel: syscall 999:", e)
+		}
+		os.Exit(0)
+	case "modules":
+		info, err := x86.BootInfo()
+		if err != nil {
+			fmt.Println("testkernel: BootInfo:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("testkernel: protocol %s, %d MiB usable, %d modules\n",
+			x86.BootProtocol(), info.Memory.Total(boot.Usable)>>20, len(info.Modules))
+		for _, m := range info.Modules {
+			fmt.Printf("testkernel: module %q %d bytes string %q data %q\n", m.Name, len(m.Data), m.String, m.Data[:min(len(m.Data), 16)])
 		}
 		os.Exit(0)
 	case "hang":
