@@ -22,6 +22,8 @@
 //     (p9 slices its msize-long buffer with a Tread's count, and ignores
 //     bytes after the count, so a padded Tread slipped past a check on the
 //     message's length: FuzzServer found it).
+//     Txattrcreate sizes above 64 KiB are refused (p9 would buffer the
+//     value in memory without bound).
 //   - Client: p9 asks for "9P2000.L.Google.7", which diod rejects (Rlerror
 //     EIO) without stepping down; Dial negotiates itself before p9 sees the
 //     connection, asking for the extension first (the kit's server speaks

@@ -266,6 +266,14 @@ func TestServerRejects(t *testing.T) {
 				t.Fatalf("replies %x", r)
 			}
 		}},
+		{"XattrcreateTooBig", [][]byte{version,
+			msg(msgTattach, 1, uint32(1), nofid, "", "", uint32(0)),
+			msg(32, 2, uint32(1), "user.big", uint64(1<<40), uint32(0)),
+		}, func(t *testing.T, r [][]byte) {
+			if len(r) != 3 || errno(r[2]) != 7 { // E2BIG
+				t.Fatalf("replies %x", r)
+			}
+		}},
 		{"TreaddirClamped", [][]byte{version,
 			msg(msgTattach, 1, uint32(1), nofid, "", "", uint32(0)),
 			msg(12, 2, uint32(1), uint32(0)),

@@ -22,6 +22,8 @@ const (
 	msgTattach  = 104
 	msgTread    = 116
 	msgTreaddir = 40
+
+	msgTxattrcreate = 32
 )
 
 const (
@@ -43,6 +45,10 @@ const (
 	// preVersionMax bounds a message received before Tversion has been
 	// answered: only a Tversion is accepted then, and it is small.
 	preVersionMax = 8192
+
+	// xattrSizeMax is Linux's XATTR_SIZE_MAX: the largest extended
+	// attribute value.
+	xattrSizeMax = 64 << 10
 
 	noUID  = ^uint32(0)
 	noTag  = ^uint16(0)
@@ -187,7 +193,8 @@ func parseVersion(body []byte) (msize uint32, version string, ok bool) {
 // diod's tools expect, where p9 answers ENOSYS), clamps Tread counts to
 // the msize (p9 slices its msize-long buffer with the count and would
 // panic) and Treaddir counts too (p9 would send a reply above the msize),
-// and records the attach uid. Bodies of other messages stream
+// refuses Txattrcreate sizes above Linux's XATTR_SIZE_MAX (p9 would buffer
+// the value without bound), and records the attach uid. Bodies of other messages stream
 // through without a copy.
 type serverConn struct {
 	conn net.Conn
@@ -343,6 +350,25 @@ func (c *serverConn) next() error {
 				cnt := binary.LittleEndian.Uint32(b[hdrLen+12:])
 				if lim := msize - rreadOverhead; cnt > lim {
 					binary.LittleEndian.PutUint32(b[hdrLen+12:], lim)
+				}
+			}
+			c.pending = b
+			return nil
+		case typ == msgTxattrcreate:
+			// fid[4] name[s] attr_size[8] flags[4]: p9 gathers the value
+			// in memory over Twrites up to attr_size, so a hostile size
+			// would let a client make the server buffer without bound.
+			b, err := c.readBody(body)
+			if err != nil {
+				return err
+			}
+			if body >= 6 {
+				nl := int(binary.LittleEndian.Uint16(b[hdrLen+4:]))
+				if off := hdrLen + 6 + nl; len(b) >= off+8 && binary.LittleEndian.Uint64(b[off:]) > xattrSizeMax {
+					if err := c.fw.inject(rlerror(tag, syscall.E2BIG)); err != nil {
+						return err
+					}
+					continue
 				}
 			}
 			c.pending = b
