@@ -7,6 +7,8 @@
 //
 //	mkimage -o IMAGE PACKAGE      build PACKAGE (e.g. ./examples/hello) and convert it
 //	mkimage -o IMAGE -bin BINARY  convert a binary built with GOOS=linux GOARCH=amd64 CGO_ENABLED=0
+//	mkimage -multiboot ...        add a Multiboot header too: QEMU then boots the
+//	                              image as a Multiboot kernel (boot modules with -initrd)
 //
 // The image still runs as a Linux program; boot it with cmd/qemurun.
 package main
@@ -22,8 +24,9 @@ import (
 func main() {
 	out := flag.String("o", "", "output image `file`")
 	bin := flag.Bool("bin", false, "the argument is a built binary, not a package")
+	mb := flag.Bool("multiboot", false, "add a Multiboot header (QEMU then boots the image by Multiboot)")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: mkimage -o IMAGE [-bin] PACKAGE|BINARY\n")
+		fmt.Fprintf(os.Stderr, "usage: mkimage -o IMAGE [-bin] [-multiboot] PACKAGE|BINARY\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -31,15 +34,19 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*out, flag.Arg(0), *bin); err != nil {
+	if err := run(*out, flag.Arg(0), *bin, *mb); err != nil {
 		fmt.Fprintln(os.Stderr, "mkimage:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out, arg string, isBin bool) error {
+func run(out, arg string, isBin, multiboot bool) error {
 	if !isBin {
-		return qemu.Build(".", arg, out)
+		var opts []qemu.Option
+		if multiboot {
+			opts = append(opts, qemu.WithMultiboot())
+		}
+		return qemu.Build(".", arg, out, opts...)
 	}
 	data, err := os.ReadFile(arg)
 	if err != nil {
@@ -48,6 +55,11 @@ func run(out, arg string, isBin bool) error {
 	img, err := qemu.MakeImage(data)
 	if err != nil {
 		return err
+	}
+	if multiboot {
+		if img, err = qemu.AddMultiboot(img); err != nil {
+			return err
+		}
 	}
 	return os.WriteFile(out, img, 0o755)
 }

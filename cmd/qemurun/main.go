@@ -5,10 +5,12 @@
 //
 // Usage:
 //
-//	qemurun [-m 1G] [-timeout 90s] [-silence 20s] IMAGE [kernel words...]
+//	qemurun [-m 1G] [-timeout 90s] [-silence 20s] [-module 'FILE [STRING]']... IMAGE [kernel words...]
 //
 // The kernel words become the kernel's command line (-append), so the
-// first is its program name: qemurun hello.img hello -- -v. A boot whose
+// first is its program name: qemurun hello.img hello -- -v. Each -module
+// is a boot module (QEMU's -initrd): any number for an image made with
+// mkimage -multiboot, one for a PVH image. A boot whose
 // serial output stays silent for -silence, or that runs past -timeout, is
 // killed and qemurun exits 124; a machine that stopped without
 // isa-debug-exit (a triple fault with -no-reboot) exits 125.
@@ -31,6 +33,11 @@ func main() {
 	timeout := flag.Duration("timeout", 90*time.Second, "cap on the whole boot")
 	silence := flag.Duration("silence", 20*time.Second, "kill QEMU after this much serial silence")
 	accel := flag.String("accel", "", "QEMU -accel value (default: QEMU's, TCG here)")
+	var modules []string
+	flag.Func("module", "boot module `'FILE [STRING]'` (repeatable)", func(s string) error {
+		modules = append(modules, s)
+		return nil
+	})
 	flag.Parse()
 	if flag.NArg() < 1 {
 		fmt.Fprintln(os.Stderr, "usage: qemurun [flags] IMAGE [kernel words...]")
@@ -41,7 +48,7 @@ func main() {
 		words = []string{"kernel"}
 	}
 	cfg := qemu.Config{Image: flag.Arg(0), CommandLine: strings.Join(words, " "), Memory: *mem,
-		Timeout: *timeout, Silence: *silence, Serial: os.Stdout}
+		Timeout: *timeout, Silence: *silence, Serial: os.Stdout, Modules: modules}
 	if *accel != "" {
 		cfg.Extra = []string{"-accel", *accel}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -55,15 +56,38 @@ func (w *stampWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestBareMetal builds hello for bare metal, boots it under QEMU (TCG)
-// and checks its serial output and exit status.
+// TestBareMetal builds hello for bare metal, boots it under QEMU (TCG) by
+// PVH and by Multiboot, in parallel, and checks its serial output and exit
+// status.
 func TestBareMetal(t *testing.T) {
 	testenv.NeedTool(t, "qemu-system-x86_64")
-	img := filepath.Join(t.TempDir(), "hello.img")
+	dir := t.TempDir()
+	img := filepath.Join(dir, "hello.img")
 	if err := qemu.Build(".", ".", img); err != nil {
 		t.Fatal(err)
 	}
-	const mainMarker = "hello: Go main on bare metal (pvh)"
+	data, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := qemu.AddMultiboot(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mbImg := filepath.Join(dir, "hello-mb.img")
+	if err := os.WriteFile(mbImg, mb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ protocol, image string }{{"pvh", img}, {"multiboot", mbImg}} {
+		t.Run(tc.protocol, func(t *testing.T) {
+			t.Parallel()
+			bootAndCheck(t, tc.image, tc.protocol)
+		})
+	}
+}
+
+func bootAndCheck(t *testing.T, img, protocol string) {
+	mainMarker := "hello: Go main on bare metal (" + protocol + ")"
 	w := &stampWriter{markers: []string{mainMarker}, seen: map[string]time.Time{}}
 	start := time.Now()
 	res, err := qemu.Run(context.Background(), qemu.Config{Image: img,
@@ -80,7 +104,7 @@ func TestBareMetal(t *testing.T) {
 	}
 	for _, want := range []string{
 		mainMarker,
-		`hello: program "hello" options [] args ["-alloc" "256"]`,
+		`options [] args ["-alloc" "256"]`,
 		`hello: environment ["GREETING=hi"]`,
 		"hello: memory [0x100000-",
 		"hello: platform: ok",

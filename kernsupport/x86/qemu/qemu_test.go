@@ -133,6 +133,20 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+func TestIsMultiboot(t *testing.T) {
+	mb, err := testImageMB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsMultiboot(mb) || IsMultiboot(image(t)) || IsMultiboot("/nonexistent") {
+		t.Error("IsMultiboot wrong")
+	}
+	c := Config{Image: mb, CommandLine: "k A=1 -- x"}
+	if got := c.appendLine(); got != "A=1 -- x" {
+		t.Errorf("Multiboot -append %q", got)
+	}
+}
+
 func TestArgs(t *testing.T) {
 	args := strings.Join(Config{Image: "k.img", CommandLine: "k -- x"}.Args(), " ")
 	for _, want := range []string{"-kernel k.img", "-append k -- x", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-machine q35", "-m 1G", "-no-reboot", "-serial stdio"} {

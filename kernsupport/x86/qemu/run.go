@@ -2,9 +2,11 @@ package qemu
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -17,7 +19,10 @@ type Config struct {
 	QEMU string
 	// Image is the kernel image (MakeImage's output).
 	Image string
-	// CommandLine is passed with -append: argv of the kernel.
+	// CommandLine is the kernel's command line, argv with the program
+	// name first. It is passed with -append; for a Multiboot image, whose
+	// command line QEMU starts with the image's path, the first word is
+	// left out, so the program name is the image's path there.
 	CommandLine string
 	// Memory is the guest's memory size for -m; "" is 1G.
 	Memory string
@@ -68,11 +73,47 @@ func (c Config) Args() []string {
 	args := []string{"-machine", machine, "-cpu", "max", "-m", mem, "-nographic", "-no-reboot",
 		"-monitor", "none", "-serial", "stdio",
 		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-		"-kernel", c.Image, "-append", c.CommandLine}
+		"-kernel", c.Image, "-append", c.appendLine()}
 	if len(c.Modules) > 0 {
 		args = append(args, "-initrd", strings.Join(c.Modules, ","))
 	}
 	return append(args, c.Extra...)
+}
+
+// appendLine is the -append value: CommandLine, less its first word for
+// a Multiboot image.
+func (c Config) appendLine() string {
+	if !IsMultiboot(c.Image) {
+		return c.CommandLine
+	}
+	words := strings.Fields(c.CommandLine)
+	if len(words) == 0 {
+		return ""
+	}
+	return strings.Join(words[1:], " ")
+}
+
+// IsMultiboot reports whether the image file has a Multiboot v1 header
+// (magic and checksum at a 4-byte boundary in its first 8 KiB), which
+// makes QEMU boot it by Multiboot.
+func IsMultiboot(image string) bool {
+	f, err := os.Open(image)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	buf := make([]byte, multibootSearch)
+	n, _ := io.ReadFull(f, buf)
+	buf = buf[:n]
+	for off := 0; off+12 <= len(buf); off += 4 {
+		magic := binary.LittleEndian.Uint32(buf[off:])
+		flags := binary.LittleEndian.Uint32(buf[off+4:])
+		sum := binary.LittleEndian.Uint32(buf[off+8:])
+		if magic == multibootHeaderMagic && magic+flags+sum == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // watchWriter forwards the serial output and notes when it last moved.
