@@ -23,7 +23,8 @@
 //     bytes after the count, so a padded Tread slipped past a check on the
 //     message's length: FuzzServer found it).
 //     Txattrcreate sizes above 64 KiB are refused (p9 would buffer the
-//     value in memory without bound).
+//     value in memory without bound), and so are walks of more than 16
+//     names (p9's Rwalk would outgrow the msize).
 //   - Client: p9 asks for "9P2000.L.Google.7", which diod rejects (Rlerror
 //     EIO) without stepping down; Dial negotiates itself before p9 sees the
 //     connection, asking for the extension first (the kit's server speaks

@@ -266,6 +266,14 @@ func TestServerRejects(t *testing.T) {
 				t.Fatalf("replies %x", r)
 			}
 		}},
+		{"WalkTooManyNames", [][]byte{version,
+			msg(msgTattach, 1, uint32(1), nofid, "", "", uint32(0)),
+			msg(110, 2, uint32(1), uint32(2), uint16(17), "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a"),
+		}, func(t *testing.T, r [][]byte) {
+			if len(r) != 3 || errno(r[2]) != 22 {
+				t.Fatalf("replies %x", r)
+			}
+		}},
 		{"XattrcreateTooBig", [][]byte{version,
 			msg(msgTattach, 1, uint32(1), nofid, "", "", uint32(0)),
 			msg(32, 2, uint32(1), "user.big", uint64(1<<40), uint32(0)),

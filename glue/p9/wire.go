@@ -24,6 +24,13 @@ const (
 	msgTreaddir = 40
 
 	msgTxattrcreate = 32
+	msgTwalk        = 110
+	msgTwalkgetattr = 126
+
+	// maxWelem is 9P's MAXWELEM: the most names one Twalk may carry.
+	// p9 walks any number, and its Rwalk (13 bytes a name) would
+	// outgrow the msize.
+	maxWelem = 16
 )
 
 const (
@@ -351,6 +358,19 @@ func (c *serverConn) next() error {
 				if lim := msize - rreadOverhead; cnt > lim {
 					binary.LittleEndian.PutUint32(b[hdrLen+12:], lim)
 				}
+			}
+			c.pending = b
+			return nil
+		case typ == msgTwalk || typ == msgTwalkgetattr:
+			b, err := c.readBody(body)
+			if err != nil {
+				return err
+			}
+			if body >= 10 && binary.LittleEndian.Uint16(b[hdrLen+8:]) > maxWelem {
+				if err := c.fw.inject(rlerror(tag, syscall.EINVAL)); err != nil {
+					return err
+				}
+				continue
 			}
 			c.pending = b
 			return nil
