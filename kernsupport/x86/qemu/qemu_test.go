@@ -186,6 +186,8 @@ func TestBoot(t *testing.T) {
 		{name: "exit", cmdline: "k -- exit 42", status: 42, want: []string{"testkernel: mode exit bare metal true"}},
 		{name: "kfault", cmdline: "k -- kfault", status: 3, want: []string{
 			"goskit: kernel fault in trap path: vector 14", "cr2 0x00007e5500000000", " rip ", " r15 "}},
+		{name: "divzero", cmdline: "k -- divzero", status: 0, want: []string{
+			"testkernel: recovered: runtime error: integer divide by zero"}},
 		{name: "efault", cmdline: "k -- efault", status: 0, want: []string{
 			"testkernel: write from an unmapped buffer: bad address"}},
 		{name: "gopanic", cmdline: "k -- gopanic", status: 2, want: []string{

@@ -7,6 +7,8 @@
 //	efault     write from an unmapped buffer: EFAULT, as on Linux
 //	gopanic    an unrecovered nil dereference: the runtime's own crash, 2
 //	enosys     an unknown system call twice: ENOSYS, logged once
+//	divzero    a hardware divide by zero (#DE), recovered as Go's
+//	           "integer divide by zero" panic through SIGFPE, then exit 0
 //	hang       print, then spin forever without output
 //	modules    print the boot protocol and each boot module's name, size,
 //	           string and first bytes, then exit 0
@@ -23,6 +25,14 @@ import (
 )
 
 type node struct{ next *node }
+
+func hwdiv(a, b int64) int64
+
+func divzero() (err error) {
+	defer func() { err = fmt.Errorf("%v", recover()) }()
+	hwdiv(1, int64(len(os.Args)-len(os.Args)))
+	return nil
+}
 
 //go:noinline
 func deref(n *node) *node { return n.next }
@@ -66,6 +76,9 @@ func main() {
 		for _, m := range info.Modules {
 			fmt.Printf("testkernel: module %q %d bytes string %q data %q\n", m.Name, len(m.Data), m.String, m.Data[:min(len(m.Data), 16)])
 		}
+		os.Exit(0)
+	case "divzero":
+		fmt.Println("testkernel: recovered:", divzero())
 		os.Exit(0)
 	case "hang":
 		for {
