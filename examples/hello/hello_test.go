@@ -78,20 +78,25 @@ func TestBareMetal(t *testing.T) {
 	if err := os.WriteFile(mbImg, mb, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ protocol, image string }{{"pvh", img}, {"multiboot", mbImg}} {
-		t.Run(tc.protocol, func(t *testing.T) {
+	for _, tc := range []struct{ name, protocol, image, vars string }{
+		{"pvh", "pvh", img, ""},
+		{"multiboot", "multiboot", mbImg, ""},
+		// Four Ps on the one CPU: more threads, more futex traffic.
+		{"pvh-gomaxprocs4", "pvh", img, " GOMAXPROCS=4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			bootAndCheck(t, tc.image, tc.protocol)
+			bootAndCheck(t, tc.image, tc.protocol, tc.vars)
 		})
 	}
 }
 
-func bootAndCheck(t *testing.T, img, protocol string) {
+func bootAndCheck(t *testing.T, img, protocol, vars string) {
 	mainMarker := "hello: Go main on bare metal (" + protocol + ")"
 	w := &stampWriter{markers: []string{mainMarker}, seen: map[string]time.Time{}}
 	start := time.Now()
 	res, err := qemu.Run(context.Background(), qemu.Config{Image: img,
-		CommandLine: "hello GREETING=hi -- -alloc 256", Serial: w})
+		CommandLine: "hello GREETING=hi" + vars + " -- -alloc 256", Serial: w})
 	w.mu.Lock()
 	out := w.buf.String()
 	toMain := w.seen[mainMarker].Sub(start)
@@ -105,7 +110,7 @@ func bootAndCheck(t *testing.T, img, protocol string) {
 	for _, want := range []string{
 		mainMarker,
 		`options [] args ["-alloc" "256"]`,
-		`hello: environment ["GREETING=hi"]`,
+		`hello: environment ["GREETING=hi"`,
 		"hello: memory [0x100000-",
 		"hello: platform: ok",
 		"hello: goroutines and channels: ok",
@@ -120,6 +125,9 @@ func bootAndCheck(t *testing.T, img, protocol string) {
 		if !strings.Contains(out, want) {
 			t.Errorf("serial output lacks %q", want)
 		}
+	}
+	if strings.Contains(vars, "GOMAXPROCS=4") && !strings.Contains(out, "GOMAXPROCS 4") {
+		t.Error("GOMAXPROCS=4 from the command line not in effect")
 	}
 	if strings.Contains(out, "FAIL") {
 		t.Error("a check failed")
