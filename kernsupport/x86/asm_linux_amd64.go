@@ -28,6 +28,7 @@ func syscallEntryAddr() uintptr
 func idleLoopAddr() uintptr
 func pvhEntryAddr() uintptr
 func phys(pa uint64) unsafe.Pointer
+func linkerEnd() uint64
 
 // vecTable holds the addresses of the 48 exception and IRQ stubs.
 var vecTable [48]uintptr

@@ -550,3 +550,11 @@ TEXT ·phys(SB),NOSPLIT,$0-16
 	MOVQ	pa+0(FP), AX
 	MOVQ	AX, ret+8(FP)
 	RET
+
+// func linkerEnd() uint64
+// linkerEnd is the end of the kernel image: the linker's end symbol, after
+// bss and noptrbss.
+TEXT ·linkerEnd(SB),NOSPLIT,$0-8
+	LEAQ	runtime·end(SB), AX
+	MOVQ	AX, ret+0(FP)
+	RET

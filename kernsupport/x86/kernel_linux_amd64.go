@@ -251,29 +251,11 @@ func freeFrame(pa uint64) {
 	usedPages--
 }
 
-// imageEnd finds the end of the kernel image from its ELF program headers,
-// which the first loadable segment maps at 0x400000.
+// imageEnd is the end of the kernel image in memory (the linker's end
+// symbol, past bss), wherever the image was linked.
 //
 //go:nosplit
-func imageEnd() uint64 {
-	const base = 0x400000
-	end := uint64(16 << 20)
-	if u32(base) != 0x464C457F {
-		return end
-	}
-	phoff := u64(base + 32)
-	phentsize := uint64(*(*uint16)(phys(base + 54)))
-	phnum := uint64(*(*uint16)(phys(base + 56)))
-	for i := uint64(0); i < phnum && i < 64; i++ {
-		ph := base + phoff + i*phentsize
-		if u32(ph) == 1 { // PT_LOAD
-			if e := u64(ph+16) + u64(ph+40); e > end {
-				end = e
-			}
-		}
-	}
-	return end
-}
+func imageEnd() uint64 { return linkerEnd() }
 
 // Boot protocol magic numbers.
 const (
