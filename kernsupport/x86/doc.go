@@ -85,8 +85,9 @@
 // This is the one place the kit keeps global state: one machine has one
 // IDT, one SYSCALL entry and one scheduler. In a hosted process (the same
 // binary run by Linux) the entry never runs, BareMetal reports false and
-// the functions are inert. The package builds only for linux/amd64; on
-// other platforms it provides BareMetal (false) and the pure encodings.
+// the functions are inert. The machine layer exists only for linux/amd64;
+// on other platforms the package offers the same API in inert form (the
+// program is always hosted there) and the pure encodings.
 package x86
 
 import "errors"
@@ -94,3 +95,10 @@ import "errors"
 // ErrNotBareMetal is returned by functions that need the bare machine when
 // the program runs hosted.
 var ErrNotBareMetal = errors.New("x86: not running on bare metal")
+
+// Stats are counters of the bare-metal kernel.
+type Stats struct {
+	Syscalls, Interrupts, PageFaults, ContextSwitches, Signals uint64
+	// BootTSC is the TSC when the kernel started, TSCPerSecond its rate.
+	BootTSC, TSCPerSecond uint64
+}

@@ -119,13 +119,6 @@ var (
 	stats      Stats
 )
 
-// Stats are counters of the bare-metal kernel.
-type Stats struct {
-	Syscalls, Interrupts, PageFaults, ContextSwitches, Signals uint64
-	// BootTSC is the TSC when the kernel started, TSCPerSecond its rate.
-	BootTSC, TSCPerSecond uint64
-}
-
 // ---- serial console (16550 at COM1) ----
 
 const com1 = 0x3F8
