@@ -24,7 +24,10 @@
 //     message's length: FuzzServer found it).
 //     Txattrcreate sizes above 64 KiB are refused (p9 would buffer the
 //     value in memory without bound), and so are walks of more than 16
-//     names (p9's Rwalk would outgrow the msize).
+//     names (p9's Rwalk would outgrow the msize). The glue answers Tflush
+//     itself, after the flushed request's reply: p9 makes a flush wait for
+//     its old tag, so a Tflush naming its own tag waited forever and the
+//     connection could never end (FuzzServer found it).
 //   - Client: p9 asks for "9P2000.L.Google.7", which diod rejects (Rlerror
 //     EIO) without stepping down; Dial negotiates itself before p9 sees the
 //     connection, asking for the extension first (the kit's server speaks

@@ -274,6 +274,16 @@ func TestServerRejects(t *testing.T) {
 				t.Fatalf("replies %x", r)
 			}
 		}},
+		{"FlushSelf", [][]byte{version, msg(108, 48, uint16(48))}, func(t *testing.T, r [][]byte) {
+			if len(r) != 2 || r[1][4] != 109 {
+				t.Fatalf("replies %x", r)
+			}
+		}},
+		{"FlushIdle", [][]byte{version, msg(108, 1, uint16(7))}, func(t *testing.T, r [][]byte) {
+			if len(r) != 2 || r[1][4] != 109 || binary.LittleEndian.Uint16(r[1][5:]) != 1 {
+				t.Fatalf("replies %x", r)
+			}
+		}},
 		{"XattrcreateTooBig", [][]byte{version,
 			msg(msgTattach, 1, uint32(1), nofid, "", "", uint32(0)),
 			msg(32, 2, uint32(1), "user.big", uint64(1<<40), uint32(0)),

@@ -24,6 +24,8 @@ const (
 	msgTreaddir = 40
 
 	msgTxattrcreate = 32
+	msgTflush       = 108
+	msgRflush       = 109
 	msgTwalk        = 110
 	msgTwalkgetattr = 126
 
@@ -82,6 +84,8 @@ type frameWriter struct {
 	// hook sees each message that is entirely in buf before it is
 	// written; it may change it in place or return false to drop it.
 	hook func(msg []byte) bool
+	// after, if set, is told the tag of each message once it is written.
+	after func(tag uint16)
 }
 
 func (f *frameWriter) Write(p []byte) (int, error) {
@@ -136,8 +140,8 @@ func (f *frameWriter) flush(tail []byte) error {
 	if tail == nil && f.hook != nil && !f.hook(msg) {
 		return nil
 	}
+	tag := binary.LittleEndian.Uint16(msg[5:])
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	var err error
 	if tail == nil {
 		_, err = f.w.Write(msg)
@@ -147,6 +151,10 @@ func (f *frameWriter) flush(tail []byte) error {
 	}
 	if cap(f.buf) > 1<<20 {
 		f.buf = nil // don't pin a huge buffer
+	}
+	f.mu.Unlock()
+	if f.after != nil {
+		f.after(tag)
 	}
 	return err
 }
@@ -213,6 +221,7 @@ type serverConn struct {
 	hdr      [hdrLen]byte
 	pending  []byte // bytes of the current message held here
 	bodyLeft int    // bytes of the current message still in br
+	curTag   uint16 // tag of the current message
 
 	msize atomic.Uint32 // 0 until an Rversion with a version went out
 	uid   atomic.Uint32 // n_uname of the latest Tattach
@@ -220,13 +229,56 @@ type serverConn struct {
 	vmu   sync.Mutex
 	vwait chan struct{} // closed when the Tversion in flight is answered
 	vtag  uint16
+
+	// Requests handed to p9 and not yet answered, and the Tflushes
+	// waiting for them. The glue answers Tflush itself: p9 makes a flush
+	// wait for its old tag, so a Tflush naming its own tag (or two naming
+	// each other) waits forever and the connection never ends.
+	fmu      sync.Mutex
+	inflight map[uint16]bool
+	flushes  map[uint16][]uint16 // old tag -> tags of Tflushes to answer
 }
 
 func newServerConn(conn net.Conn, maxMsize uint32) *serverConn {
-	c := &serverConn{conn: conn, br: bufio.NewReaderSize(conn, 16<<10), max: maxMsize}
+	c := &serverConn{conn: conn, br: bufio.NewReaderSize(conn, 16<<10), max: maxMsize,
+		inflight: map[uint16]bool{}, flushes: map[uint16][]uint16{}}
 	c.uid.Store(noUID)
-	c.fw = &frameWriter{w: conn, hook: c.sent}
+	c.fw = &frameWriter{w: conn, hook: c.sent, after: c.answered}
 	return c
+}
+
+// answered is told of every reply written: it answers the Tflushes that
+// waited for it, after it, as 9P requires.
+func (c *serverConn) answered(tag uint16) {
+	c.fmu.Lock()
+	delete(c.inflight, tag)
+	waiting := c.flushes[tag]
+	delete(c.flushes, tag)
+	c.fmu.Unlock()
+	for _, ft := range waiting {
+		c.fw.inject(rflush(ft)) //nolint:errcheck // a broken connection ends the reader
+	}
+}
+
+// flush handles a Tflush of old with tag: answered now if old is not in
+// flight, else once old's reply is out.
+func (c *serverConn) flush(tag, old uint16) error {
+	c.fmu.Lock()
+	if c.inflight[old] && old != tag && len(c.flushes[old]) < 64 {
+		c.flushes[old] = append(c.flushes[old], tag)
+		c.fmu.Unlock()
+		return nil
+	}
+	c.fmu.Unlock()
+	return c.fw.inject(rflush(tag))
+}
+
+func rflush(tag uint16) []byte {
+	b := make([]byte, hdrLen)
+	binary.LittleEndian.PutUint32(b, hdrLen)
+	b[4] = msgRflush
+	binary.LittleEndian.PutUint16(b[5:], tag)
+	return b
 }
 
 // sent watches the server's replies for the answer to Tversion.
@@ -270,6 +322,10 @@ func (c *serverConn) Read(p []byte) (int, error) {
 		if err := c.next(); err != nil {
 			return 0, err
 		}
+		// A request goes to p9: in flight until its reply is written.
+		c.fmu.Lock()
+		c.inflight[c.curTag] = true
+		c.fmu.Unlock()
 	}
 }
 
@@ -289,6 +345,7 @@ func (c *serverConn) next() error {
 		size := binary.LittleEndian.Uint32(c.hdr[:])
 		typ := c.hdr[4]
 		tag := binary.LittleEndian.Uint16(c.hdr[5:])
+		c.curTag = tag
 		msize := c.msize.Load()
 		limit := msize
 		if limit == 0 {
@@ -336,6 +393,20 @@ func (c *serverConn) next() error {
 				return err
 			}
 			if err := c.fw.inject(rlerror(tag, syscall.EPROTO)); err != nil {
+				return err
+			}
+		case typ == msgTflush:
+			b, err := c.readBody(body)
+			if err != nil {
+				return err
+			}
+			if body < 2 {
+				if err := c.fw.inject(rlerror(tag, syscall.EINVAL)); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := c.flush(tag, binary.LittleEndian.Uint16(b[hdrLen:])); err != nil {
 				return err
 			}
 		case typ == msgTauth:

@@ -73,3 +73,92 @@ func TestServerXattr(t *testing.T) {
 		t.Fatalf("memfs has %q, %v", v, err)
 	}
 }
+
+// blockingFS makes reads of its files wait for release.
+type blockingFS struct {
+	fs.FileSystem
+	release chan struct{}
+}
+
+type blockingDir struct {
+	fs.Dir
+	release chan struct{}
+}
+
+type blockingFile struct {
+	fs.File
+	release chan struct{}
+}
+
+func (b blockingFS) Root() (fs.Dir, error) {
+	d, err := b.FileSystem.Root()
+	return blockingDir{d, b.release}, err
+}
+
+func (d blockingDir) Lookup(name string) (fs.Node, error) {
+	n, err := d.Dir.Lookup(name)
+	if f, ok := n.(fs.File); ok {
+		return blockingFile{f, d.release}, err
+	}
+	return n, err
+}
+
+func (f blockingFile) ReadAt(p []byte, off int64) (int, error) {
+	<-f.release
+	return f.File.ReadAt(p, off)
+}
+
+// TestServerFlushWaits: the glue answers a Tflush of a request in flight
+// only after that request's reply.
+func TestServerFlushWaits(t *testing.T) {
+	m := memfs.New()
+	root, _ := m.Root()
+	f, _ := root.Create("file", 0o644, fs.Owner{})
+	f.WriteAt([]byte("data"), 0)
+	release := make(chan struct{})
+	srv := NewServer(blockingFS{m, release}, nil)
+	defer srv.Close()
+	a, b := net.Pipe()
+	go srv.ServeConn(a)
+	defer b.Close()
+	b.SetDeadline(time.Now().Add(10 * time.Second))
+	replies := make(chan []byte, 10)
+	go func() {
+		for {
+			var hdr [hdrLen]byte
+			if _, err := io.ReadFull(b, hdr[:]); err != nil {
+				close(replies)
+				return
+			}
+			body := make([]byte, binary.LittleEndian.Uint32(hdr[:])-hdrLen)
+			io.ReadFull(b, body)
+			replies <- append(hdr[:], body...)
+		}
+	}()
+	for _, m := range [][]byte{
+		msg(msgTversion, noTag, uint32(65536), "9P2000.L"),
+		msg(msgTattach, 1, uint32(1), nofid, "", "", uint32(0)),
+		msg(110, 2, uint32(1), uint32(2), uint16(1), "file"),
+		msg(12, 3, uint32(2), uint32(0)),
+	} {
+		b.Write(m)
+		if r := <-replies; r[4] == msgRlerror {
+			t.Fatalf("setup reply %x", r)
+		}
+	}
+	b.Write(msg(msgTread, 9, uint32(2), uint64(0), uint32(100)))
+	b.Write(msg(108, 10, uint16(9))) // Tflush of the blocked read
+	select {
+	case r := <-replies:
+		t.Fatalf("reply %x before the read finished", r)
+	case <-time.After(50 * time.Millisecond): // only shortens the test if wrong
+	}
+	close(release)
+	first, second := <-replies, <-replies
+	if first[4] != 117 || binary.LittleEndian.Uint16(first[5:]) != 9 {
+		t.Fatalf("first reply %x, want Rread tag 9", first)
+	}
+	if second[4] != 109 || binary.LittleEndian.Uint16(second[5:]) != 10 {
+		t.Fatalf("second reply %x, want Rflush tag 10", second)
+	}
+}
