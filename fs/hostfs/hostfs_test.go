@@ -41,7 +41,7 @@ func TestBehaviour(t *testing.T) {
 	fsbehave.Run(t, func(t *testing.T) fs.FileSystem {
 		h, _ := newHost(t)
 		return h
-	}, fsbehave.Options{})
+	}, fsbehave.Options{SharedStatFS: true})
 }
 
 func TestBehaviourReadOnly(t *testing.T) {
@@ -56,7 +56,7 @@ func TestBehaviourReadOnly(t *testing.T) {
 		}
 		t.Cleanup(func() { h.Close() })
 		return h
-	}, fsbehave.Options{ReadOnly: true})
+	}, fsbehave.Options{ReadOnly: true, SharedStatFS: true})
 }
 
 func TestFSTest(t *testing.T) {
@@ -275,7 +275,7 @@ func TestBehaviourVerifyBeneath(t *testing.T) {
 	fsbehave.Run(t, func(t *testing.T) fs.FileSystem {
 		h, _ := newHost(t, hostfs.VerifyBeneath())
 		return h
-	}, fsbehave.Options{})
+	}, fsbehave.Options{SharedStatFS: true})
 }
 
 // TestOneNodePerInode: lookups of one inode, by one name or by its hard
