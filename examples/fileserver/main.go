@@ -1,11 +1,14 @@
 // Command fileserver is a kernel that exports a file system over 9P2000.L
 // on its own TCP/IP stack: goskit's memfs filled from the kernel's boot
-// modules, or a host directory (-host), served by glue/p9.
+// modules, a host directory (-host), or the ext2 file system on a disk
+// image or one of its partitions (-ext2 IMAGE [-part N]), served by
+// glue/p9.
 //
 //	go run ./examples/fileserver                       embedded default, checked
 //	fileserver -module=etc/motd:motd -- -nic packet:veth0 -addr 198.18.0.2/24
 //	fileserver -- -host /srv/export -nic tap:tap0 -addr 198.18.0.2/24
 //	fileserver -- -host /srv/export -nic host -listen 127.0.0.1:5640
+//	fileserver -- -ext2 disk.img -part 1 -nic packet:veth0 -addr 198.18.0.2/24
 //
 // With -nic wire (the default) the program boots two kernels in one
 // process joined by the in-memory wire: the file server, and a client
@@ -36,9 +39,13 @@ import (
 	"testing/fstest"
 
 	"github.com/goskit/goskit/boot"
+	"github.com/goskit/goskit/drivers/blkdev"
+	"github.com/goskit/goskit/drivers/blkdev/filedisk"
+	"github.com/goskit/goskit/drivers/blkdev/part"
 	"github.com/goskit/goskit/drivers/wire"
 	"github.com/goskit/goskit/examples/kernel"
 	"github.com/goskit/goskit/fs"
+	"github.com/goskit/goskit/fs/ext2"
 	"github.com/goskit/goskit/fs/hostfs"
 	"github.com/goskit/goskit/fs/memfs"
 	"github.com/goskit/goskit/glue/p9"
@@ -60,6 +67,8 @@ func main() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) }
 type options struct {
 	nic    kernel.NICFlags
 	host   string
+	ext2   string
+	part   int
 	listen string
 }
 
@@ -69,12 +78,20 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fl.SetOutput(stderr)
 	o.nic.Register(fl)
 	fl.StringVar(&o.host, "host", "", "export this host directory (hostfs) instead of the boot modules")
+	fl.StringVar(&o.ext2, "ext2", "", "export the ext2 file system on this disk image or block device")
+	fl.IntVar(&o.part, "part", 0, "with -ext2: the partition number (MBR or GPT) holding the file system; 0 for the whole disk")
 	fl.StringVar(&o.listen, "listen", ":564", "address the 9P server listens on (on the kit's stack; with -nic host, on the host)")
 	if err := fl.Parse(args); err != nil {
 		return o, err
 	}
 	if fl.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fl.Args())
+	}
+	if o.host != "" && o.ext2 != "" {
+		return o, errors.New("-host and -ext2 both name the export: give one")
+	}
+	if o.part < 0 || (o.part > 0 && o.ext2 == "") {
+		return o, errors.New("-part N (N > 0) goes with -ext2")
 	}
 	return o, o.nic.Validate()
 }
@@ -102,7 +119,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer restore()
 
-	fsys, want, what, err := export(info, o.host)
+	fsys, want, what, err := export(info, o)
 	if err != nil {
 		return fail(1, "%v", err)
 	}
@@ -116,7 +133,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // export builds the file system to serve and the io/fs view its contents
 // are checked against.
-func export(info *boot.Info, host string) (fsys fs.FileSystem, want iofs.FS, what string, err error) {
+func export(info *boot.Info, o options) (fsys fs.FileSystem, want iofs.FS, what string, err error) {
+	if o.ext2 != "" {
+		e, err := openExt2(o.ext2, o.part)
+		if err != nil {
+			return nil, nil, "", fmt.Errorf("-ext2: %w", err)
+		}
+		what := "ext2 on " + o.ext2
+		if o.part > 0 {
+			what += fmt.Sprintf(" partition %d", o.part)
+		}
+		return e, fs.IOFS(e), what, nil
+	}
+	host := o.host
 	if host != "" {
 		h, err := hostfs.New(host)
 		if err != nil {
@@ -155,6 +184,49 @@ func export(info *boot.Info, host string) (fsys fs.FileSystem, want iofs.FS, wha
 		return nil, nil, "", err
 	}
 	return m, want, "the embedded tree in memfs", nil
+}
+
+// diskFS is an ext2 file system that closes its disk when it is closed.
+type diskFS struct {
+	*ext2.FS
+	disk *filedisk.Disk
+}
+
+func (d diskFS) Close() error { return errors.Join(d.FS.Close(), d.disk.Close()) }
+
+// openExt2 mounts the ext2 file system on a disk image, or on one of its
+// partitions.
+func openExt2(path string, partition int) (fs.FileSystem, error) {
+	disk, err := filedisk.Open(path, filedisk.Options{})
+	if err != nil {
+		return nil, err
+	}
+	var dev blkdev.Device = disk
+	if partition > 0 {
+		table, err := part.Read(disk)
+		if err != nil {
+			disk.Close()
+			return nil, err
+		}
+		p, ok := table.Find(partition)
+		if !ok {
+			disk.Close()
+			return nil, fmt.Errorf("no partition %d in the %s table", partition, table.Kind)
+		}
+		if dev, err = table.Open(disk, p); err != nil {
+			disk.Close()
+			return nil, err
+		}
+	}
+	e, err := ext2.Mount(dev, ext2.Options{})
+	if err != nil {
+		disk.Close()
+		return nil, err
+	}
+	if ro, why := e.ReadOnly(); ro {
+		fmt.Fprintf(os.Stderr, "fileserver: %s mounted read-only: %s\n", path, why)
+	}
+	return diskFS{e, disk}, nil
 }
 
 func pattern() []byte {
