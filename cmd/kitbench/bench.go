@@ -278,7 +278,7 @@ func (b *bench) markdown(cells []cell, took time.Duration) string {
 		p, _, _ := stats(b.series(c.name, p99))
 		w("| %s -> %s | %.1f | %.1f-%.1f | %.1f | %.2f |\n", c.from, c.to, m, lo, hi, p, m/linRTT)
 	}
-	w("\n**The kit's driver and glue against gVisor's own AF_PACKET endpoint** (fdbased with host GSO over PACKET_VNET_HDR and recvmmsg, the same netstack options), same veth, same runs: ratio kit/fdbased (bandwidth: higher is better; round trip: lower is better).\n\n")
+	w("\n**The kit's driver and glue against gVisor's own AF_PACKET endpoint** (fdbased with host GSO over PACKET_VNET_HDR and recvmmsg, the same netstack options, on every CPU: its best; the kit's kernels run on one), same veth, same runs: ratio kit/fdbased (bandwidth: higher is better; round trip: lower is better).\n\n")
 	w("| direction | kit | fdbased | ratio |\n|---|---:|---:|---:|\n")
 	pairs := []struct{ label, kitCell, fdCell, unit string }{
 		{"ttcp sending (to Linux)", "ttcp:kit->linux", "ttcp:fdbased->linux", "Gbit/s"},
