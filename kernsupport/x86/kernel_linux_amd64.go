@@ -131,7 +131,8 @@ func serialInit() {
 	outb(com1+1, 0)
 	outb(com1+3, 3)    // 8N1
 	outb(com1+2, 0xC7) // FIFO on, cleared
-	outb(com1+4, 0x0B)
+	outb(com1+4, 0x0B) // DTR, RTS, OUT2 (routes the interrupt)
+	outb(com1+1, 1)    // interrupt on received data
 }
 
 //go:nosplit
@@ -691,7 +692,7 @@ func pitInit() {
 	outb(0xA1, 2)
 	outb(0x21, 1)
 	outb(0xA1, 1)
-	outb(0x21, 0xFE)
+	outb(0x21, 0xEE) // the timer (IRQ 0) and COM1 (IRQ 4)
 	outb(0xA1, 0xFF)
 	const div = pitHz / hz
 	outb(0x43, 0x34) // channel 0, lo/hi, rate generator

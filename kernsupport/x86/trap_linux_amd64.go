@@ -82,6 +82,11 @@ func trap(tf *trapFrame) {
 		if !demandPage(addr) && fatal == 0 {
 			fault(t, addr)
 		}
+	case v == vecSerial:
+		stats.Interrupts++
+		serialInterrupt()
+		outb(0x20, 0x20)
+		schedule()
 	case v >= 32 && v < 48:
 		stats.Interrupts++
 		if v >= 40 {
@@ -318,7 +323,8 @@ func doSyscall(t *thread) {
 		if a0 < maxFDs && fdKind[a0] == fdEvent {
 			r = eventRead(a0, a1, a2)
 		} else if a0 <= 2 {
-			r = 0
+			consoleRead(t, a1, a2)
+			return
 		} else {
 			r = neg(eBADF)
 		}

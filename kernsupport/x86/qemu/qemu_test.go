@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,6 +183,7 @@ func TestBoot(t *testing.T) {
 		err     error
 		want    []string
 		silence time.Duration
+		input   string // typed on the console once the kernel runs
 	}{
 		{name: "exit", cmdline: "k -- exit 42", status: 42, want: []string{"testkernel: mode exit bare metal true"}},
 		{name: "kfault", cmdline: "k -- kfault", status: 3, want: []string{
@@ -194,6 +196,8 @@ func TestBoot(t *testing.T) {
 			"panic: runtime error: invalid memory address or nil pointer dereference", "main.deref"}},
 		{name: "enosys", cmdline: "k -- enosys", status: 0, want: []string{
 			"goskit: unknown system call 999, returning ENOSYS", "syscall 999: function not implemented"}},
+		{name: "echo", cmdline: "k -- echo", input: "hello kit\nsecond line\nquit\n", want: []string{
+			`testkernel: echo "hello kit"`, `testkernel: echo "second line"`, "testkernel: echo done <nil>"}},
 		{name: "hang", cmdline: "k -- hang", err: ErrSilent, silence: 3 * time.Second, want: []string{"mode hang"}},
 		{name: "pvh-module", cmdline: "k -- modules", modules: []string{f1}, want: []string{
 			"protocol pvh", `module "module0" 17 bytes string "" data "first module dat"`}},
@@ -207,12 +211,20 @@ func TestBoot(t *testing.T) {
 			t.Parallel()
 			var out bytes.Buffer
 			var mu sync.Mutex
+			var stdin io.Reader
+			sink := io.Writer(lockedWriter{&mu, &out})
+			if tc.input != "" {
+				pr, pw := io.Pipe()
+				defer pw.Close()
+				stdin = pr
+				sink = &typist{w: sink, marker: "testkernel: mode", input: tc.input, pw: pw}
+			}
 			image := img
 			if tc.image != "" {
 				image = tc.image
 			}
 			res, err := Run(context.Background(), Config{Image: image, CommandLine: tc.cmdline, Modules: tc.modules,
-				Memory: "256M", Silence: tc.silence, Serial: lockedWriter{&mu, &out}})
+				Memory: "256M", Silence: tc.silence, Serial: sink, Stdin: stdin})
 			mu.Lock()
 			serial := out.String()
 			mu.Unlock()
@@ -235,6 +247,27 @@ func TestBoot(t *testing.T) {
 			}
 		})
 	}
+}
+
+// typist types input on the console once the serial output shows marker.
+type typist struct {
+	w      io.Writer
+	marker string
+	input  string
+	pw     *io.PipeWriter
+	seen   []byte
+	typed  bool
+}
+
+func (t *typist) Write(p []byte) (int, error) {
+	if !t.typed {
+		t.seen = append(t.seen, p...)
+		if bytes.Contains(t.seen, []byte(t.marker)) {
+			t.typed = true
+			go t.pw.Write([]byte(t.input))
+		}
+	}
+	return t.w.Write(p)
 }
 
 type lockedWriter struct {

@@ -34,6 +34,8 @@ type Config struct {
 	Silence time.Duration
 	// Serial receives the guest's serial output; nil discards it.
 	Serial io.Writer
+	// Stdin, if not nil, is the guest's serial input.
+	Stdin io.Reader
 	// Modules are boot modules, each "FILE" or "FILE STRING", passed with
 	// -initrd: a Multiboot image gets them all, a PVH image (QEMU's
 	// limit) only one.
@@ -161,9 +163,26 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	cmd := exec.CommandContext(ctx, bin, c.Args()...)
 	cmd.Stdout = w
 	cmd.Stderr = w
+	// Copy the input ourselves: exec's own copying would make Wait wait
+	// for the input's end, which may never come. WaitDelay bounds the
+	// wait for the output copying once QEMU is gone.
+	var stdin io.WriteCloser
+	if c.Stdin != nil {
+		var err error
+		if stdin, err = cmd.StdinPipe(); err != nil {
+			return Result{}, fmt.Errorf("qemu: %w", err)
+		}
+	}
+	cmd.WaitDelay = 2 * time.Second
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return Result{}, fmt.Errorf("qemu: %w", err)
+	}
+	if stdin != nil {
+		go func() {
+			io.Copy(stdin, c.Stdin)
+			stdin.Close()
+		}()
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

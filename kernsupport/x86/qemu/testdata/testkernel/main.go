@@ -9,12 +9,14 @@
 //	enosys     an unknown system call twice: ENOSYS, logged once
 //	divzero    a hardware divide by zero (#DE), recovered as Go's
 //	           "integer divide by zero" panic through SIGFPE, then exit 0
+//	echo       print each line read from the console until "quit"
 //	hang       print, then spin forever without output
 //	modules    print the boot protocol and each boot module's name, size,
 //	           string and first bytes, then exit 0
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"strconv"
@@ -79,6 +81,13 @@ func main() {
 		os.Exit(0)
 	case "divzero":
 		fmt.Println("testkernel: recovered:", divzero())
+		os.Exit(0)
+	case "echo":
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() && sc.Text() != "quit" {
+			fmt.Printf("testkernel: echo %q\n", sc.Text())
+		}
+		fmt.Println("testkernel: echo done", sc.Err())
 		os.Exit(0)
 	case "hang":
 		for {
