@@ -1,6 +1,6 @@
 // Command qemurun boots a kernel image made by cmd/mkimage under
 // qemu-system-x86_64 (TCG unless -accel says otherwise), with the serial
-// port on stdout, and exits with the kernel's own exit status, decoded
+// port on stdout and stdin, and exits with the kernel's own exit status, decoded
 // from QEMU's isa-debug-exit (which reports status<<1 | 1).
 //
 // Usage:
@@ -48,7 +48,7 @@ func main() {
 		words = []string{"kernel"}
 	}
 	cfg := qemu.Config{Image: flag.Arg(0), CommandLine: strings.Join(words, " "), Memory: *mem,
-		Timeout: *timeout, Silence: *silence, Serial: os.Stdout, Modules: modules}
+		Timeout: *timeout, Silence: *silence, Serial: os.Stdout, Stdin: os.Stdin, Modules: modules}
 	if *accel != "" {
 		cfg.Extra = []string{"-accel", *accel}
 	}

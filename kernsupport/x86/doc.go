@@ -56,7 +56,8 @@
 //
 // Limits of this first version: one CPU; 64 threads; 512 mappings
 // (package vmlist); physical memory below 4 GiB (the identity map); no
-// device interrupts but the timer; user memory is not protected from the
+// device interrupts but the timer and the serial port's receiver (console
+// input: read on fds 0-2 blocks until a byte arrives); user memory is not protected from the
 // kernel nor read-only pages from writes (everything runs in ring 0).
 //
 // # Discipline beneath the runtime
