@@ -174,21 +174,9 @@ func main(sys *libc.System, o Options, listening chan<- struct{}) int {
 	defer sys.Close(fd)
 	conn := fd
 	if o.Server {
-		if err := sys.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
-			return fail("setsockopt SO_REUSEADDR", err)
-		}
-		if err := sys.Bind(fd, netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(o.Port))); err != nil {
-			return fail("bind", err)
-		}
-		if err := sys.Listen(fd, 1); err != nil {
-			return fail("listen", err)
-		}
-		if listening != nil {
-			close(listening)
-		}
-		nfd, _, err := sys.Accept(fd)
+		nfd, _, err := kernel.AcceptOne(sys, fd, o.Port, listening)
 		if err != nil {
-			return fail("accept", err)
+			return fail("server", err)
 		}
 		defer sys.Close(nfd)
 		conn = nfd

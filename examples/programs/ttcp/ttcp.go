@@ -267,26 +267,14 @@ func main(sys *libc.System, o Options, nicName string, listening chan<- struct{}
 			return fail("connect", err)
 		}
 	} else {
-		if err := sys.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
-			return fail("setsockopt SO_REUSEADDR", err)
-		}
-		if err := sys.Bind(fd, netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(o.Port))); err != nil {
-			return fail("bind", err)
-		}
-		if err := sys.Listen(fd, 1); err != nil {
-			return fail("listen", err)
-		}
-		if listening != nil {
-			close(listening)
-		}
-		nfd, from, err := sys.Accept(fd)
+		nfd, from, err := kernel.AcceptOne(sys, fd, o.Port, listening)
 		if err != nil {
-			return fail("accept", err)
+			return fail("receiver", err)
 		}
 		defer sys.Close(nfd)
 		conn = nfd
 		if !o.JSON {
-			sys.Printf("%s: accept from %v\n", name, from.Addr().Unmap())
+			sys.Printf("%s: accept from %v\n", name, from.Addr())
 		}
 	}
 	start := cpuNow()
