@@ -423,6 +423,10 @@ type rxBuffers struct {
 	sizes []int
 	views [][]*buffer.View // [slot][piece]
 	slots []netdev.RxSlot
+	// stale is how many leading slots may have given views away since
+	// the last post: only those need refilling (a batch fills slots in
+	// order), which keeps a one-frame receive from walking every slot.
+	stale int
 }
 
 // rxBatch is how many frames one ReceiveBatch may return.
@@ -452,7 +456,7 @@ func newRxBuffers(frameLen int, batch bool) *rxBuffers {
 	if batch {
 		n = rxBatch
 	}
-	r := &rxBuffers{sizes: pieceSizes(frameLen), views: make([][]*buffer.View, n), slots: make([]netdev.RxSlot, n)}
+	r := &rxBuffers{sizes: pieceSizes(frameLen), views: make([][]*buffer.View, n), slots: make([]netdev.RxSlot, n), stale: n}
 	for i := range r.views {
 		r.views[i] = make([]*buffer.View, len(r.sizes))
 		r.slots[i].Bufs = make([][]byte, len(r.sizes))
@@ -462,7 +466,7 @@ func newRxBuffers(frameLen int, batch bool) *rxBuffers {
 
 // post makes sure every slot has its views and returns the slots.
 func (r *rxBuffers) post() []netdev.RxSlot {
-	for i := range r.slots {
+	for i := range r.stale {
 		for j, v := range r.views[i] {
 			if v == nil {
 				v = buffer.NewViewSize(r.sizes[j])
@@ -473,11 +477,13 @@ func (r *rxBuffers) post() []netdev.RxSlot {
 		r.slots[i].N = 0
 		r.slots[i].Offload = netdev.Offload{}
 	}
+	r.stale = 0
 	return r.slots
 }
 
 // take moves the views holding the first n bytes of slot i into a buffer.
 func (r *rxBuffers) take(i, n int) buffer.Buffer {
+	r.stale = max(r.stale, i+1)
 	var b buffer.Buffer
 	for j, v := range r.views[i] {
 		if n <= 0 {
