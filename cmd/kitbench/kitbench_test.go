@@ -1,6 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -80,6 +86,156 @@ func TestParseResult(t *testing.T) {
 	}
 }
 
+func TestCPUArithmetic(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		got   float64
+		want  float64
+		isNaN bool
+	}{
+		{"one GiB", cpuPerGiB(2.5, 1<<30), 2.5, false},
+		{"half GiB", cpuPerGiB(1, 1<<29), 2, false},
+		{"4 GiB", cpuPerGiB(1, 4<<30), 0.25, false},
+		{"no bytes", cpuPerGiB(1, 0), 0, true},
+		{"rtt", cpuPerRTT(0.5, 10000), 50, false},
+		{"no rtt", cpuPerRTT(1, 0), 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.isNaN {
+				if !math.IsNaN(tc.got) {
+					t.Errorf("got %v, want NaN", tc.got)
+				}
+			} else if math.Abs(tc.got-tc.want) > 1e-12 {
+				t.Errorf("got %v, want %v", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseTTCPCPU(t *testing.T) {
+	tOut := []byte(`{"role":"t","bytes":1073741824,"cpu_user_seconds":0.25,"cpu_sys_seconds":0.5}` + "\n")
+	rOut := []byte(`{"role":"r","bytes":1073741824,"seconds":1,"bits_per_second":8589934592,"cpu_user_seconds":1,"cpu_sys_seconds":0.5}` + "\n")
+	r, err := parseTTCP(tOut, rOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.SenderCPU != 0.75 || r.ReceiverCPU != 1.5 {
+		t.Errorf("CPU sender %v receiver %v, want 0.75 1.5", r.SenderCPU, r.ReceiverCPU)
+	}
+	if got := cpuPerGiB(r.SenderCPU, r.Bytes); got != 0.75 {
+		t.Errorf("sender CPU s/GiB %v", got)
+	}
+	if _, err := parseTTCP(nil, rOut); err == nil {
+		t.Error("parseTTCP without a sender line succeeded")
+	}
+}
+
+// svgBars decodes an SVG document, failing on malformed XML, and returns
+// its bars' titles.
+func svgBars(t *testing.T, doc []byte) []string {
+	t.Helper()
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	var bars []string
+	inBar := false
+	root := ""
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("malformed SVG: %v\n%s", err, doc)
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			if root == "" {
+				root = tok.Name.Local
+			}
+			if tok.Name.Local == "rect" {
+				for _, a := range tok.Attr {
+					if a.Name.Local == "class" && a.Value == "bar" {
+						inBar = true
+					}
+				}
+			}
+		case xml.CharData:
+			if inBar {
+				bars = append(bars, string(tok))
+			}
+		case xml.EndElement:
+			if tok.Name.Local == "rect" {
+				inBar = false
+			}
+		}
+	}
+	if root != "svg" {
+		t.Fatalf("root element %q, want svg", root)
+	}
+	return bars
+}
+
+func TestSVGChart(t *testing.T) {
+	b := &bench{o: options{shaped: true}, results: map[string][]runResult{
+		"ttcp:linux->linux":       {{BitsPerSec: 10e9}},
+		"ttcp:kit->linux":         {{BitsPerSec: 5e9}},
+		"ttcp:linux->tap":         {{BitsPerSec: 2.5e9}},
+		"rtcp:linux->linux":       {{MedianUS: 20}},
+		"rtcp:kit->kit":           {{MedianUS: 60}},
+		"ttcp@1gbit:linux->linux": {{BitsPerSec: 0.95e9}},
+		"ttcp@1gbit:kit->linux":   {{BitsPerSec: 0.95e9}},
+		"rtcp:wire->wire":         {{MedianUS: 10}},
+		"rtcp:loopback->loopback": {{MedianUS: 10}},
+	}}
+	var cells []cell
+	for _, c := range b.cells() {
+		if len(b.results[c.name]) > 0 {
+			cells = append(cells, c)
+		}
+	}
+	// A cell with a goskit end but no Linux baseline: listed, no bar.
+	cells = append(cells, cell{name: "ttcp@100mbit:kit->linux", test: "ttcp", from: kit, to: linux, link: "100mbit"})
+	b.results["ttcp@100mbit:kit->linux"] = []runResult{{BitsPerSec: 0.09e9}}
+
+	bars := b.slowdowns(cells)
+	want := map[string]float64{
+		"ttcp:kit->linux": 2, "ttcp:linux->tap": 4, "rtcp:kit->kit": 3,
+		"ttcp@1gbit:kit->linux": 1, "rtcp:wire->wire": 1,
+	}
+	if len(bars) != len(want)+1 {
+		t.Fatalf("%d bars, want %d: %+v", len(bars), len(want)+1, bars)
+	}
+	got := map[string]float64{}
+	rest := bars // one bar per goskit cell, in the cells' order
+	for _, c := range cells {
+		if isKit(c.from) || isKit(c.to) {
+			got[c.name] = rest[0].value
+			rest = rest[1:]
+		}
+	}
+	for name, v := range want {
+		if math.Abs(got[name]-v) > 1e-9 {
+			t.Errorf("%s: slowdown %v, want %v", name, got[name], v)
+		}
+	}
+	if v := got["ttcp@100mbit:kit->linux"]; ok(v) {
+		t.Errorf("unmeasured baseline gave slowdown %v", v)
+	}
+
+	doc := b.svg(cells)
+	titles := svgBars(t, doc)
+	if len(titles) != len(want) {
+		t.Errorf("%d bars drawn, want %d:\n%s", len(titles), len(want), doc)
+	}
+	for _, label := range []string{"goskit(packet) -&gt; Linux", "Linux -&gt; goskit(TAP)", "not measured", "1 Gbit/s"} {
+		if !bytes.Contains(doc, []byte(label)) {
+			t.Errorf("chart lacks %q", label)
+		}
+	}
+	// Hostile labels stay well-formed.
+	svgBars(t, svgChart("<&>", []bar{{group: "a<b", label: "x&y", value: 2}, {group: "a<b", label: "z", value: math.Inf(1)}}))
+	svgBars(t, svgChart("empty", nil))
+}
+
 // TestQuick runs kitbench -quick on a few cells: namespaces, veth, Linux
 // and the kit on both ends, the fdbased baseline and the wire.
 func TestQuick(t *testing.T) {
@@ -88,16 +244,61 @@ func TestQuick(t *testing.T) {
 	}
 	testenv.NeedRoot(t)
 	testenv.NeedTool(t, "ip")
-	o := options{runs: 1, bytes: 16 << 20, rttN: 200, quick: true, wmemMax: 4 << 20, rmemMax: 6 << 20,
-		cells: "ttcp:linux->linux,ttcp:kit->linux,ttcp:linux->kit,ttcp:fdbased->linux,ttcp:wire->wire,rtcp:linux->linux,rtcp:kit->kit,rtcp:wire->wire"}
+	testenv.NeedTool(t, "tc")
+	var kept map[string][]byte
+	o := options{runs: 1, bytes: 16 << 20, rttN: 200, quick: true, wmemMax: 4 << 20, rmemMax: 6 << 20, cc: "cubic", shaped: true, keep: &kept,
+		cells: "ttcp:linux->linux,ttcp:kit->linux,ttcp:linux->kit,ttcp:fdbased->linux,ttcp:wire->wire,rtcp:linux->linux,rtcp:kit->kit,rtcp:wire->wire," +
+			"ttcp:tap->linux,rtcp:linux->tap,ttcp@1gbit:linux->linux,ttcp@1gbit:kit->linux"}
 	md, err := runBench(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Log("\n" + md)
-	for _, want := range []string{"Table 1", "Table 2", "| Linux -> Linux |", "| goskit(packet) -> Linux |", "| goskit(wire) -> goskit(wire) |"} {
+	for _, want := range []string{"Table 1", "Table 2", "| Linux -> Linux |", "| goskit(packet) -> Linux |", "| goskit(wire) -> goskit(wire) |",
+		"| goskit(TAP) -> Linux |", "| Linux -> goskit(TAP) |", "Table 1 at 1 Gbit/s", "CPU s/GiB", "congestion control: Linux ", "![slowdown chart](kitbench.svg)"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("output lacks %q:\n%s", want, md)
+		}
+	}
+	// The shaped link holds the transfer to its rate (with some slack for
+	// tbf's burst): if it did not, the shaping would be bypassed.
+	for _, line := range strings.Split(md, "\n") {
+		if strings.HasPrefix(line, "| goskit(packet) -> Linux |") && strings.Contains(md[strings.Index(md, "Table 1 at 1 Gbit/s"):], line) {
+			var gbps float64
+			fmt.Sscanf(strings.TrimPrefix(line, "| goskit(packet) -> Linux |"), "%g", &gbps)
+			if gbps <= 0 || gbps > 1.2 {
+				t.Errorf("shaped 1 Gbit/s cell measured %v Gbit/s", gbps)
+			}
+		}
+	}
+	if bars := svgBars(t, kept["svg"]); len(bars) < 6 {
+		t.Errorf("chart has %d bars, want one per goskit cell (>= 6):\n%s", len(bars), kept["svg"])
+	}
+	var rep struct {
+		LinuxCC string `json:"linux_congestion_control"`
+		Cells   []struct {
+			Name string      `json:"name"`
+			Link string      `json:"link"`
+			Runs []runResult `json:"runs"`
+		} `json:"cells"`
+	}
+	if err := json.Unmarshal(kept["json"], &rep); err != nil {
+		t.Fatalf("JSON report: %v\n%s", err, kept["json"])
+	}
+	if rep.LinuxCC == "" || len(rep.Cells) != 12 {
+		t.Errorf("JSON report: cc %q, %d cells", rep.LinuxCC, len(rep.Cells))
+	}
+	for _, c := range rep.Cells {
+		if len(c.Runs) != 1 {
+			t.Errorf("JSON cell %s: %d runs", c.Name, len(c.Runs))
+			continue
+		}
+		r := c.Runs[0]
+		if strings.HasPrefix(c.Name, "ttcp") && (r.SenderCPU <= 0 || r.ReceiverCPU <= 0) {
+			t.Errorf("JSON cell %s: CPU %v/%v", c.Name, r.SenderCPU, r.ReceiverCPU)
+		}
+		if strings.HasPrefix(c.Name, "rtcp") && r.ClientCPU <= 0 {
+			t.Errorf("JSON cell %s: client CPU %v", c.Name, r.ClientCPU)
 		}
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -46,6 +47,10 @@ type options struct {
 	rmemMax int
 	cells   string
 	verbose bool
+	cc      string // the kit's congestion control, passed to every kit kernel
+	shaped  bool   // add the cells on rate-limited links
+	// keep, if set, receives what -quick wrote (for tests).
+	keep *map[string][]byte
 }
 
 func main() {
@@ -63,6 +68,8 @@ func main() {
 	flag.IntVar(&o.rmemMax, "rmem-max", 6<<20, "TCP receive buffer maximum on both Linux (tcp_rmem) and the kit")
 	flag.StringVar(&o.cells, "cells", "", "comma-separated cell names to run (default: all)")
 	flag.BoolVar(&o.verbose, "v", false, "print each run as it completes")
+	flag.StringVar(&o.cc, "cc", "cubic", "the kit's congestion control (cubic or reno); Linux's is read from its sysctl and stated beside it")
+	flag.BoolVar(&o.shaped, "shaped", true, "also run the tables on links shaped to 100 Mbit/s and 1 Gbit/s (only 1 Gbit/s under -quick)")
 	flag.Parse()
 	if o.quick {
 		o.runs = 1
@@ -120,6 +127,9 @@ func runBench(o options) (string, error) {
 	}
 	defer topo.Close()
 
+	if o.cc == "" {
+		o.cc = "cubic"
+	}
 	b := &bench{o: o, self: self, topo: topo, results: map[string][]runResult{}}
 	cells := b.cells()
 	if o.cells != "" {
@@ -129,6 +139,15 @@ func runBench(o options) (string, error) {
 			return "", fmt.Errorf("-cells %q names no cell", o.cells)
 		}
 	}
+	if slices.ContainsFunc(cells, func(c cell) bool { return c.link != "" }) {
+		shaped, err := newShapedTopology(o.wmemMax, o.rmemMax)
+		if err != nil {
+			return "", err
+		}
+		defer shaped.Close()
+		b.shaped = shaped
+	}
+	b.linuxCC = topo.congestionControl()
 	start := time.Now()
 	for r := 0; r < o.runs; r++ {
 		for _, c := range cells {
@@ -142,20 +161,79 @@ func runBench(o options) (string, error) {
 			}
 		}
 	}
-	md := b.markdown(cells, time.Since(start))
+	took := time.Since(start)
+	chart := b.svg(cells)
+	md := b.markdown(cells, took)
 	if o.quick {
-		return md, os.WriteFile(filepath.Join(tmp, "results.md"), []byte(md), 0o644)
+		// Everything goes to the temporary directory, as a full run would
+		// write it, so -quick exercises every writer.
+		md += "![slowdown chart](" + svgName + ")\n\n"
+		for name, data := range map[string][]byte{"results.md": []byte(md), svgName: chart, "results.json": b.jsonReport(cells, took)} {
+			if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
+				return md, err
+			}
+		}
+		if o.keep != nil {
+			*o.keep = map[string][]byte{"md": []byte(md), "svg": chart, "json": b.jsonReport(cells, took)}
+		}
+		return md, nil
 	}
 	if o.jsonOut != "" {
-		raw, _ := json.MarshalIndent(b.results, "", "  ")
-		if err := os.WriteFile(o.jsonOut, raw, 0o644); err != nil {
+		if err := os.WriteFile(o.jsonOut, b.jsonReport(cells, took), 0o644); err != nil {
 			return "", err
 		}
 	}
 	if o.out != "" {
+		// The chart lives beside the Markdown file, which links it.
+		if err := os.WriteFile(filepath.Join(filepath.Dir(o.out), svgName), chart, 0o644); err != nil {
+			return "", err
+		}
+		md += "![slowdown chart](" + svgName + ")\n\n"
 		return md, rewriteSection(o.out, md)
 	}
 	return md, nil
+}
+
+// svgName is the chart's file name, beside the -out file.
+const svgName = "kitbench.svg"
+
+// jsonReport is the -json file: the setting and every run's raw result.
+func (b *bench) jsonReport(cells []cell, took time.Duration) []byte {
+	type cellJSON struct {
+		Name string      `json:"name"`
+		Test string      `json:"test"`
+		From end         `json:"from"`
+		To   end         `json:"to"`
+		Link string      `json:"link"` // "veth" or the shaped rate
+		Runs []runResult `json:"runs"`
+	}
+	rep := struct {
+		Command    string     `json:"command"`
+		Runs       int        `json:"runs_per_cell"`
+		Bytes      int64      `json:"ttcp_bytes"`
+		RoundTrips int        `json:"rtcp_round_trips"`
+		WmemMax    int        `json:"wmem_max"`
+		RmemMax    int        `json:"rmem_max"`
+		KitCC      string     `json:"kit_congestion_control"`
+		LinuxCC    string     `json:"linux_congestion_control"`
+		CPUs       int        `json:"cpus"`
+		Kernel     string     `json:"kernel"`
+		Seconds    float64    `json:"seconds"`
+		Cells      []cellJSON `json:"cells"`
+	}{
+		Command: "go run ./cmd/kitbench" + flagsNote(b.o), Runs: b.o.runs, Bytes: b.o.bytes, RoundTrips: b.o.rttN,
+		WmemMax: b.o.wmemMax, RmemMax: b.o.rmemMax, KitCC: b.o.cc, LinuxCC: b.linuxCC,
+		CPUs: runtime.NumCPU(), Kernel: kernelRelease(), Seconds: took.Seconds(),
+	}
+	for _, c := range cells {
+		link := c.link
+		if link == "" {
+			link = "veth"
+		}
+		rep.Cells = append(rep.Cells, cellJSON{Name: c.name, Test: c.test, From: c.from, To: c.to, Link: link, Runs: b.results[c.name]})
+	}
+	raw, _ := json.MarshalIndent(rep, "", "  ")
+	return append(raw, '\n')
 }
 
 func copyFile(src, dst string) error {
@@ -204,6 +282,19 @@ func runCmd(ctx context.Context, name string, args ...string) ([]byte, error) {
 		return stdout.Bytes(), fmt.Errorf("%s %s: %w\n%s%s", name, strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
 	return stdout.Bytes(), nil
+}
+
+// runCmdState is runCmd that also returns the finished process's state,
+// for its CPU time (`ip netns exec` executes the program in its own place).
+func runCmdState(ctx context.Context, name string, args ...string) ([]byte, *os.ProcessState, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.Bytes(), cmd.ProcessState, fmt.Errorf("%s %s: %w\n%s%s", name, strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.Bytes(), cmd.ProcessState, nil
 }
 
 // lastJSON returns the last line of out that is a JSON object matching pred.
