@@ -203,6 +203,9 @@ func (b *bench) runCell(c cell) (runResult, error) {
 		if err := topo.own("b", c.to == linux); err != nil {
 			return runResult{}, err
 		}
+		if err := topo.forgetNeighbours(); err != nil {
+			return runResult{}, err
+		}
 	}
 	// A kit on TAP: its TAP bridged to the veth end in its namespace.
 	for _, s := range []struct {
@@ -387,6 +390,9 @@ func (b *bench) markdown(cells []cell, took time.Duration) string {
 		flagsNote(b.o), b.o.runs, b.o.bytes>>20, b.o.rttN, rtcpWarmup)
 	w("Two network namespaces joined by one veth; goskit(TAP) is the kit on a TAP bridged to the veth end inside its namespace. TCP buffer maxima %d/%d bytes (send/receive) on Linux (`tcp_wmem`/`tcp_rmem`) and in the kit's `netstack.Config` alike; congestion control: Linux %s (`net.ipv4.tcp_congestion_control` in the namespace), the kit %s (`-cc`). ",
 		b.o.wmemMax, b.o.rmemMax, b.linuxCC, b.o.cc)
+	if !strings.HasPrefix(b.linuxCC, b.o.cc) {
+		w("**The families differ**: Linux would not take %s in the namespaces (outside the initial namespace it accepts only those in `net.ipv4.tcp_allowed_congestion_control`; add %s there, or run with `-cc reno`, to match). ", b.o.cc, b.o.cc)
+	}
 	w("CPU is user+system seconds of each end's whole process (ttcp's own getrusage; rtcp's from its exit status, warm-up included). ")
 	w("Machine: %d CPUs, %s/%s, %s. Took %s.\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, kernelRelease(), took.Round(time.Second))
 
@@ -439,19 +445,28 @@ func (b *bench) tables(sb *strings.Builder, cells []cell, link, t1, t2 string) {
 	bw := func(r runResult) float64 { return r.BitsPerSec / 1e9 }
 	sendCPU := func(r runResult) float64 { return cpuPerGiB(r.SenderCPU, r.Bytes) }
 	recvCPU := func(r runResult) float64 { return cpuPerGiB(r.ReceiverCPU, r.Bytes) }
-	w("**%s: ttcp bandwidth**, sender -> receiver, Gbit/s (median, min-max), the ratio to Linux->Linux, and CPU seconds per GiB moved (medians).\n\n", t1)
-	w("| sender -> receiver | Gbit/s | spread | ratio to Linux | CPU s/GiB (sender / receiver) |\n|---|---:|---:|---:|---:|\n")
-	for _, c := range cells {
-		if c.test != "ttcp" || c.link != link {
-			continue
-		}
-		lin, _, _ := stats(b.series(baseName(c), bw))
-		m, lo, hi := stats(b.series(c.name, bw))
-		sc, _, _ := stats(b.series(c.name, sendCPU))
-		rc, _, _ := stats(b.series(c.name, recvCPU))
-		w("| %s -> %s | %.2f | %.2f-%.2f | %.2f | %.2f / %.2f |\n", c.from, c.to, m, lo, hi, m/lin, sc, rc)
+	has := func(test string) bool {
+		return slices.ContainsFunc(cells, func(c cell) bool { return c.test == test && c.link == link })
 	}
-	w("\n**%s: rtcp one-byte round trip**, client -> server, microseconds (median of the runs' medians, min-max; p99 median), the ratio to Linux->Linux, and CPU microseconds per round trip (medians).\n\n", t2)
+	if has("ttcp") {
+		w("**%s: ttcp bandwidth**, sender -> receiver, Gbit/s (median, min-max), the ratio to Linux->Linux, and CPU seconds per GiB moved (medians).\n\n", t1)
+		w("| sender -> receiver | Gbit/s | spread | ratio to Linux | CPU s/GiB (sender / receiver) |\n|---|---:|---:|---:|---:|\n")
+		for _, c := range cells {
+			if c.test != "ttcp" || c.link != link {
+				continue
+			}
+			lin, _, _ := stats(b.series(baseName(c), bw))
+			m, lo, hi := stats(b.series(c.name, bw))
+			sc, _, _ := stats(b.series(c.name, sendCPU))
+			rc, _, _ := stats(b.series(c.name, recvCPU))
+			w("| %s -> %s | %.2f | %.2f-%.2f | %.2f | %.2f / %.2f |\n", c.from, c.to, m, lo, hi, m/lin, sc, rc)
+		}
+		w("\n")
+	}
+	if !has("rtcp") {
+		return
+	}
+	w("**%s: rtcp one-byte round trip**, client -> server, microseconds (median of the runs' medians, min-max; p99 median), the ratio to Linux->Linux, and CPU microseconds per round trip (medians).\n\n", t2)
 	w("| client -> server | median us | spread | p99 us | ratio to Linux | CPU us/round trip (client / server) |\n|---|---:|---:|---:|---:|---:|\n")
 	med := func(r runResult) float64 { return r.MedianUS }
 	p99 := func(r runResult) float64 { return r.P99US }

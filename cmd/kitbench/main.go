@@ -3,17 +3,25 @@
 // kit's kernels beside native Linux on the same link.
 //
 //	sudo go run ./cmd/kitbench                       full run, Markdown on stdout
-//	sudo go run ./cmd/kitbench -out doc/PERFORMANCE.md   rewrite its section of the file
+//	sudo go run ./cmd/kitbench -out doc/PERFORMANCE.md -json doc/kitbench.json
+//	                                                 rewrite its section of the file, the chart
+//	                                                 (kitbench.svg beside it) and the raw runs
 //	sudo go run ./cmd/kitbench -quick                smoke test, under a minute
 //
 // It needs root: it creates two network namespaces joined by a veth
 // (addresses from 198.18.0.0/15), runs every cell there, and deletes them.
 // Each cell runs the same ttcp or rtcp program on both ends: with -nic host
-// for Linux, on the kit's AF_PACKET driver for goskit, and on gVisor's own
-// AF_PACKET endpoint (fdbased) as the baseline for the kit's driver and
+// for Linux, on the kit's AF_PACKET driver for goskit(packet), on a TAP
+// bridged to the veth end in its namespace for goskit(TAP), and on gVisor's
+// own AF_PACKET endpoint (fdbased) as the baseline for the kit's driver and
 // glue; plus goskit<->goskit over the in-memory wire and Linux over
-// loopback for reference. Runs alternate between cells, and each figure is
-// the median of the runs with their spread.
+// loopback for reference. With -shaped (the default) the Linux and
+// goskit(packet) cells run again on links shaped to 100 Mbit/s and
+// 1 Gbit/s by tc tbf in a middle namespace bridging the two ends. Runs
+// alternate between cells, and each figure is the median of the runs with
+// their spread; each ttcp run also yields each end's CPU seconds per GiB,
+// each rtcp run CPU microseconds per round trip. The chart shows every
+// goskit figure as a slowdown normalized to native Linux.
 //
 // kitbench runs its kernels by executing itself ("kitbench kernel ...")
 // inside the namespaces, so a single binary carries everything.
@@ -121,15 +129,15 @@ func runBench(o options) (string, error) {
 	if err := copyFile(exe, self); err != nil {
 		return "", err
 	}
-	topo, err := newTopology(o.wmemMax, o.rmemMax)
+	if o.cc == "" {
+		o.cc = "cubic"
+	}
+	topo, err := newTopology(o.wmemMax, o.rmemMax, o.cc)
 	if err != nil {
 		return "", err
 	}
 	defer topo.Close()
 
-	if o.cc == "" {
-		o.cc = "cubic"
-	}
 	b := &bench{o: o, self: self, topo: topo, results: map[string][]runResult{}}
 	cells := b.cells()
 	if o.cells != "" {
@@ -140,7 +148,7 @@ func runBench(o options) (string, error) {
 		}
 	}
 	if slices.ContainsFunc(cells, func(c cell) bool { return c.link != "" }) {
-		shaped, err := newShapedTopology(o.wmemMax, o.rmemMax)
+		shaped, err := newShapedTopology(o.wmemMax, o.rmemMax, o.cc)
 		if err != nil {
 			return "", err
 		}
@@ -148,6 +156,9 @@ func runBench(o options) (string, error) {
 		b.shaped = shaped
 	}
 	b.linuxCC = topo.congestionControl()
+	if b.shaped != nil && b.shaped.congestionControl() != b.linuxCC {
+		b.linuxCC += " (" + b.shaped.congestionControl() + " on the shaped link)"
+	}
 	start := time.Now()
 	for r := 0; r < o.runs; r++ {
 		for _, c := range cells {

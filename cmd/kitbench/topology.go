@@ -29,7 +29,7 @@ type topology struct {
 // namespace.
 const tapName = "kbtap"
 
-func newTopology(wmemMax, rmemMax int) (*topology, error) {
+func newTopology(wmemMax, rmemMax int, cc string) (*topology, error) {
 	pid := os.Getpid()
 	t := &topology{
 		nsA: fmt.Sprintf("kitbench-%d-a", pid), nsB: fmt.Sprintf("kitbench-%d-b", pid),
@@ -46,7 +46,7 @@ func newTopology(wmemMax, rmemMax int) (*topology, error) {
 		{"ip", "link", "set", tmpA, "netns", t.nsA, "name", t.ifA},
 		{"ip", "link", "set", tmpB, "netns", t.nsB, "name", t.ifB},
 	}
-	if err := t.setup(ctx, steps, wmemMax, rmemMax); err != nil {
+	if err := t.setup(ctx, steps, wmemMax, rmemMax, cc); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -56,7 +56,7 @@ func newTopology(wmemMax, rmemMax int) (*topology, error) {
 // bridges them (so they stay on one link, as on the plain veth) and
 // shapes both directions with tbf on its egress: no end's driver can
 // bypass the shaping.
-func newShapedTopology(wmemMax, rmemMax int) (*topology, error) {
+func newShapedTopology(wmemMax, rmemMax int, cc string) (*topology, error) {
 	pid := os.Getpid()
 	t := &topology{
 		nsA: fmt.Sprintf("kitbench-%d-sa", pid), nsB: fmt.Sprintf("kitbench-%d-sb", pid), nsM: fmt.Sprintf("kitbench-%d-sm", pid),
@@ -85,7 +85,7 @@ func newShapedTopology(wmemMax, rmemMax int) (*topology, error) {
 		inM("link", "set", t.mB, "up"),
 		inM("link", "set", "br0", "up"),
 	}
-	if err := t.setup(ctx, steps, wmemMax, rmemMax); err != nil {
+	if err := t.setup(ctx, steps, wmemMax, rmemMax, cc); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -128,7 +128,7 @@ func (t *topology) shape(rate string) error {
 
 // setup runs steps, then readies each end; on failure it removes what it
 // made.
-func (t *topology) setup(ctx context.Context, steps [][]string, wmemMax, rmemMax int) error {
+func (t *topology) setup(ctx context.Context, steps [][]string, wmemMax, rmemMax int, cc string) error {
 	for _, ns := range []struct{ ns, ifc string }{{t.nsA, t.ifA}, {t.nsB, t.ifB}} {
 		steps = append(steps,
 			[]string{"ip", "-n", ns.ns, "link", "set", "lo", "up"},
@@ -146,6 +146,14 @@ func (t *topology) setup(ctx context.Context, steps [][]string, wmemMax, rmemMax
 			t.Close()
 			return err
 		}
+	}
+	// Linux's congestion control follows the kit's (per namespace), fair
+	// by construction; if this kernel lacks it, Linux keeps its own, and
+	// the output states what each end used as read back. (Outside the
+	// initial namespace Linux accepts only the families listed in
+	// net.ipv4.tcp_allowed_congestion_control.)
+	for _, ns := range []string{t.nsA, t.nsB} {
+		runCmd(ctx, "ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.tcp_congestion_control="+cc)
 	}
 	return nil
 }
@@ -190,6 +198,21 @@ func (t *topology) unbridgeTAP(side string) {
 	runCmd(ctx, "ip", "-n", ns, "link", "del", "kbbr")
 	runCmd(ctx, "ip", "-n", ns, "tuntap", "del", "dev", tapName, "mode", "tap")
 	runCmd(ctx, "ip", "-n", ns, "neigh", "flush", "dev", ifc)
+}
+
+// forgetNeighbours empties both ends' neighbour tables: the kit's drivers
+// use their own MAC addresses, so an entry Linux learned while a kit held
+// the other end's address would send the next Linux peer's frames to a
+// MAC that is gone, and its connect would wait minutes for ARP to recover.
+func (t *topology) forgetNeighbours() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, ns := range []string{t.nsA, t.nsB} {
+		if _, err := runCmd(ctx, "ip", "-n", ns, "neigh", "flush", "all"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // congestionControl is Linux's congestion control in end A's namespace.
