@@ -302,3 +302,67 @@ func TestQuick(t *testing.T) {
 		}
 	}
 }
+
+func TestTTCPBytes(t *testing.T) {
+	b := &bench{o: options{bytes: 2 << 30}}
+	for _, tc := range []struct {
+		link string
+		want int64
+	}{
+		{"", 2 << 30},
+		{"100mbit", 100e6 / 8 * shapedSeconds},
+		{"1gbit", 1e9 / 8 * shapedSeconds},
+	} {
+		if got := b.ttcpBytes(tc.link); got != tc.want {
+			t.Errorf("ttcpBytes(%q) = %d, want %d", tc.link, got, tc.want)
+		}
+	}
+	b.o.bytes = 64 << 20 // -quick: its amount is below the shaped cap
+	if got := b.ttcpBytes("1gbit"); got != 64<<20 {
+		t.Errorf("quick ttcpBytes(1gbit) = %d", got)
+	}
+}
+
+// TestOutFiles runs one short cell without -quick and checks what -out and
+// -json write: the Markdown section linking the chart, the chart beside
+// it, and the JSON report.
+func TestOutFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a real transfer")
+	}
+	testenv.NeedRoot(t)
+	testenv.NeedTool(t, "ip")
+	dir := t.TempDir()
+	o := options{runs: 1, bytes: 8 << 20, rttN: 100, wmemMax: 4 << 20, rmemMax: 6 << 20, cc: "cubic",
+		out: filepath.Join(dir, "PERF.md"), jsonOut: filepath.Join(dir, "k.json"), cells: "ttcp:wire->wire,ttcp:loopback->loopback"}
+	if err := os.WriteFile(o.out, []byte("# Perf\n\nother figures\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runBench(o); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(o.out)
+	for _, want := range []string{"other figures", beginMark, "![slowdown chart](kitbench.svg)", endMark} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("%s lacks %q:\n%s", o.out, want, md)
+		}
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, svgName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bars := svgBars(t, svg); len(bars) != 1 {
+		t.Errorf("chart has %d bars, want 1 (wire against loopback)", len(bars))
+	}
+	raw, _ := os.ReadFile(o.jsonOut)
+	var rep struct {
+		KitCC string `json:"kit_congestion_control"`
+		Cells []struct {
+			Name string      `json:"name"`
+			Runs []runResult `json:"runs"`
+		} `json:"cells"`
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil || rep.KitCC != "cubic" || len(rep.Cells) != 2 || len(rep.Cells[0].Runs) != 1 || rep.Cells[0].Runs[0].SenderCPU <= 0 {
+		t.Errorf("JSON report %v:\n%s", err, raw)
+	}
+}

@@ -88,6 +88,10 @@ func main() {
 			os.Exit(2)
 		}
 	}
+	if o.cc != "cubic" && o.cc != "reno" {
+		fmt.Fprintln(os.Stderr, "kitbench: -cc cubic or -cc reno (the kit's families)")
+		os.Exit(2)
+	}
 	if o.runs < 1 || o.bytes < 1<<20 || o.rttN < 10 {
 		fmt.Fprintln(os.Stderr, "kitbench: -runs >= 1, -bytes >= 1 MiB, -rtt-n >= 10")
 		os.Exit(2)
@@ -178,7 +182,7 @@ func runBench(o options) (string, error) {
 	if o.quick {
 		// Everything goes to the temporary directory, as a full run would
 		// write it, so -quick exercises every writer.
-		md += "![slowdown chart](" + svgName + ")\n\n"
+		md += "![slowdown chart](" + svgName + ") (under -quick, in " + tmp + ", removed on exit)\n\n"
 		for name, data := range map[string][]byte{"results.md": []byte(md), svgName: chart, "results.json": b.jsonReport(cells, took)} {
 			if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
 				return md, err

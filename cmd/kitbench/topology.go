@@ -95,12 +95,17 @@ func newShapedTopology(wmemMax, rmemMax int, cc string) (*topology, error) {
 // HZ=250; at least 64 KiB, so a TSO segment passes whole) and a queue of
 // up to 20 ms.
 func tbfArgs(rate string) ([]string, error) {
-	bits := map[string]int64{"100mbit": 100e6, "1gbit": 1e9}[rate]
+	bits := rateBits(rate)
 	if bits == 0 {
 		return nil, fmt.Errorf("unknown shaped rate %q", rate)
 	}
 	burst := max(bits/8/250, 64<<10)
 	return []string{"rate", rate, "burst", fmt.Sprint(burst), "latency", "20ms"}, nil
+}
+
+// rateBits is a shaped rate in bits per second, 0 if unknown.
+func rateBits(rate string) int64 {
+	return map[string]int64{"100mbit": 100e6, "1gbit": 1e9}[rate]
 }
 
 // shape sets the middle's qdiscs to rate, both directions.
