@@ -229,15 +229,18 @@ func chown(fd int, uid, gid int) error {
 
 // settle gives a node just made the owner and exact permission bits asked
 // for (the process umask and the creating call's limits stripped them).
-// Nothing is changed that is already right, so a process that is not root
-// can still make nodes it owns.
+// Nothing is changed that is already right. An owner the process may not
+// give away (EPERM: it is not root and lacks CAP_CHOWN) is left as the
+// host made it, the process's own: a hosted kernel run as an ordinary
+// user can still create files, as the user's own programs do; SetAttr of
+// an owner still reports EPERM, as chown(2) does.
 func settle(fd int, perm fs.Mode, owner fs.Owner, isLink bool) error {
 	st, err := fstat(fd)
 	if err != nil {
 		return err
 	}
 	if st.Uid != owner.UID || st.Gid != owner.GID {
-		if err := chown(fd, int(owner.UID), int(owner.GID)); err != nil {
+		if err := chown(fd, int(owner.UID), int(owner.GID)); err != nil && err != unix.EPERM {
 			return err
 		}
 	}
