@@ -3,6 +3,7 @@ package p9
 import (
 	"bytes"
 	"errors"
+	"github.com/goskit/goskit/internal/testenv"
 	"io"
 	"net"
 	"strings"
@@ -110,6 +111,9 @@ func TestFSBehave(t *testing.T) {
 // TestFSBehaveHostfs runs the behaviour suite on the client over a host
 // directory served by the kit's server.
 func TestFSBehaveHostfs(t *testing.T) {
+	// Owners and device nodes on a host directory need root, as for
+	// hostfs's own run of the suite.
+	testenv.NeedRoot(t)
 	fsbehave.Run(t, func(t *testing.T) fs.FileSystem {
 		h, err := hostfs.New(t.TempDir())
 		if err != nil {
