@@ -337,14 +337,7 @@ func (d *Device) txPoll() bool {
 
 // Receive implements netdev.Device.
 func (d *Device) Receive(bufs [][]byte) (int, netdev.Offload, error) {
-	d.rx.one[0] = netdev.RxSlot{Bufs: bufs}
-	_, err := d.receive(d.rx.one[:])
-	s := d.rx.one[0]
-	d.rx.one[0] = netdev.RxSlot{}
-	if err != nil {
-		return 0, netdev.Offload{}, err
-	}
-	return s.N, s.Offload, nil
+	return hostio.ReceiveOne(&d.rx.one, bufs, d.receive)
 }
 
 // ReceiveBatch implements netdev.BatchReceiver with recvmmsg. A frame that

@@ -70,3 +70,19 @@ func DecodeReceived(hdr []byte, n int) (netdev.Offload, error) {
 	}
 	return off, nil
 }
+
+// ReceiveOne is netdev.Device.Receive for a driver that receives in
+// batches: it posts bufs as the single slot one (the driver's reusable
+// array, so the call allocates nothing), runs receive on it, and returns
+// what landed. The slot is cleared afterwards so the driver keeps no
+// reference to the caller's buffers.
+func ReceiveOne(one *[1]netdev.RxSlot, bufs [][]byte, receive func([]netdev.RxSlot) (int, error)) (int, netdev.Offload, error) {
+	one[0] = netdev.RxSlot{Bufs: bufs}
+	_, err := receive(one[:])
+	s := one[0]
+	one[0] = netdev.RxSlot{}
+	if err != nil {
+		return 0, netdev.Offload{}, err
+	}
+	return s.N, s.Offload, nil
+}
