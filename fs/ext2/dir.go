@@ -396,6 +396,15 @@ func (d *dir) Rename(oldName string, newDir fs.Dir, newName string) error {
 			if target, err = f.getInode(te.ino); err != nil {
 				return err
 			}
+			// Linux checks this before the types: a target that is the
+			// old parent or one of its ancestors is never empty.
+			if target.isDir() {
+				if anc, err := f.isAncestor(target.ino, odir); err != nil {
+					return err
+				} else if anc {
+					return syscall.ENOTEMPTY
+				}
+			}
 			if srcDir && !target.isDir() {
 				return syscall.ENOTDIR
 			}

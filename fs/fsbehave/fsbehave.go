@@ -740,6 +740,11 @@ func (s *suite) renameDirs(t *testing.T) {
 	x := mkdir(t, r, "x")
 	mkfile(t, x, "keep", "")
 	wantErr(t, "Rename onto a non-empty directory", a.Rename("b", r, "x"), syscall.ENOTEMPTY)
+	// Onto an ancestor of the source: ENOTEMPTY before any type check, so a
+	// file moved onto its own parent's parent gets it too (Linux's order).
+	wantErr(t, "Rename a/b/c/f onto a", c.Rename("f", r, "a"), syscall.ENOTEMPTY)
+	wantErr(t, "Rename a/b/c/f onto a/b/c", c.Rename("f", b, "c"), syscall.ENOTEMPTY)
+	wantErr(t, "Rename a/b/c onto a", b.Rename("c", r, "a"), syscall.ENOTEMPTY)
 	// Onto an empty directory: replaced, link counts follow.
 	mkdir(t, r, "empty")
 	s.nlinkDir(t, r, 5) // a, x, empty

@@ -286,7 +286,8 @@ func (d *dir) unlinkDir(c *inode) {
 // Rename moves oldName to newName in newDir with rename(2)'s rules:
 // replacing a file or an empty directory, ENOTEMPTY for a non-empty one,
 // EISDIR and ENOTDIR for a type mismatch, EINVAL for moving a directory
-// below itself, and nothing at all when both names are links to the same
+// below itself, ENOTEMPTY for a target that is an ancestor of the source
+// (whatever the source's type, as Linux), and nothing at all when both names are links to the same
 // node.
 func (d *dir) Rename(oldName string, newDir fs.Dir, newName string) error {
 	if err := fs.ValidName(oldName); err != nil {
@@ -322,6 +323,18 @@ func (d *dir) Rename(oldName string, newDir fs.Dir, newName string) error {
 		for p := ndIn; ; p = p.parent {
 			if p == moving {
 				return syscall.EINVAL
+			}
+			if p == p.parent {
+				break
+			}
+		}
+	}
+	if dst != nil && dst.node.typ == fs.ModeDir {
+		// Linux checks this before the types: a target that is the old
+		// parent or one of its ancestors is never empty.
+		for p := d.in(); ; p = p.parent {
+			if p == dst.node {
+				return syscall.ENOTEMPTY
 			}
 			if p == p.parent {
 				break
