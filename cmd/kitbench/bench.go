@@ -20,6 +20,7 @@ type end string
 const (
 	linux   end = "Linux"
 	kit     end = "goskit(packet)"
+	kitBusy end = "goskit(packet, busy-poll)"
 	tapEnd  end = "goskit(TAP)"
 	fdb     end = "gVisor fdbased"
 	wireEnd end = "goskit(wire)"
@@ -96,6 +97,11 @@ func (b *bench) cells() []cell {
 			cs = append(cs, cell{name: t + ":" + short(p[0]) + "->" + short(p[1]), test: t, from: p[0], to: p[1]})
 		}
 	}
+	// Busy polling shortens round trips for CPU time; bulk transfers keep
+	// the CPU busy anyway, so it is measured on rtcp alone.
+	for _, p := range [][2]end{{kitBusy, linux}, {linux, kitBusy}, {kitBusy, kitBusy}} {
+		cs = append(cs, cell{name: "rtcp:" + short(p[0]) + "->" + short(p[1]), test: "rtcp", from: p[0], to: p[1]})
+	}
 	for _, rate := range b.rates() {
 		for _, t := range []string{"ttcp", "rtcp"} {
 			for _, p := range [][2]end{{linux, linux}, {kit, linux}, {linux, kit}} {
@@ -157,6 +163,8 @@ func short(e end) string {
 		return "linux"
 	case kit:
 		return "kit"
+	case kitBusy:
+		return "kitbusy"
 	case tapEnd:
 		return "tap"
 	case fdb:
@@ -181,6 +189,8 @@ func (b *bench) kernelArgs(topo *topology, test string, e end, side string) (ns 
 		nic = []string{"-nic", "host"}
 	case kit:
 		nic = []string{"-nic", "packet:" + ifc, "-addr", addr}
+	case kitBusy:
+		nic = []string{"-nic", "packet:" + ifc, "-addr", addr, "-busypoll", b.o.busyPoll.String()}
 	case tapEnd:
 		nic = []string{"-nic", "tap:" + tapName, "-addr", addr}
 	case fdb:
@@ -406,6 +416,7 @@ func (b *bench) markdown(cells []cell, took time.Duration) string {
 	if !strings.HasPrefix(b.linuxCC, b.o.cc) {
 		w("**The families differ**: Linux would not take %s in the namespaces (outside the initial namespace it accepts only those in `net.ipv4.tcp_allowed_congestion_control`; add %s there, or run with `-cc reno`, to match). ", b.o.cc, b.o.cc)
 	}
+	w("goskit(packet, busy-poll) is the kit on its AF_PACKET driver polling for frames for up to %v before it sleeps (`-busypoll`); its CPU column is what that costs per round trip. ", b.o.busyPoll)
 	w("CPU is user+system seconds of each end's whole process (ttcp's own getrusage; rtcp's from its exit status, warm-up included). ")
 	w("Machine: %d CPUs, %s/%s, %s. Took %s.\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, kernelRelease(), took.Round(time.Second))
 
@@ -508,10 +519,10 @@ func (b *bench) tables(sb *strings.Builder, cells []cell, link, t1, t2 string) {
 }
 
 func flagsNote(o options) string {
-	if o.quick {
+	if o.command == "" && o.quick {
 		return " -quick"
 	}
-	return ""
+	return o.command
 }
 
 func kernelRelease() string {

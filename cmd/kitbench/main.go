@@ -57,6 +57,10 @@ type options struct {
 	verbose bool
 	cc      string // the kit's congestion control, passed to every kit kernel
 	shaped  bool   // add the cells on rate-limited links
+	// busyPoll is the window of the goskit(packet, busy-poll) cells.
+	busyPoll time.Duration
+	// command is the flags given, as the report's command repeats them.
+	command string
 	// keep, if set, receives what -quick wrote (for tests).
 	keep *map[string][]byte
 }
@@ -78,7 +82,25 @@ func main() {
 	flag.BoolVar(&o.verbose, "v", false, "print each run as it completes")
 	flag.StringVar(&o.cc, "cc", "cubic", "the kit's congestion control (cubic or reno); Linux's is read from its sysctl and stated beside it")
 	flag.BoolVar(&o.shaped, "shaped", true, "also run the tables on links shaped to 100 Mbit/s and 1 Gbit/s (only 1 Gbit/s under -quick)")
+	flag.DurationVar(&o.busyPoll, "busypoll", 200*time.Microsecond, "busy-poll window of the goskit(packet, busy-poll) rtcp cells (the kit's -busypoll)")
 	flag.Parse()
+	// The report names the command that reproduces it: every flag given
+	// but those that only say where to write.
+	flag.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "out", "json", "v":
+			return
+		}
+		if f.Value.String() == "true" {
+			o.command += " -" + f.Name
+		} else {
+			o.command += " -" + f.Name + " " + f.Value.String()
+		}
+	})
+	if o.busyPoll <= 0 {
+		fmt.Fprintln(os.Stderr, "kitbench: -busypoll must be positive")
+		os.Exit(2)
+	}
 	if o.quick {
 		o.runs = 1
 		o.bytes = min(o.bytes, 64<<20)
@@ -231,6 +253,7 @@ func (b *bench) jsonReport(cells []cell, took time.Duration) []byte {
 		RmemMax    int        `json:"rmem_max"`
 		KitCC      string     `json:"kit_congestion_control"`
 		LinuxCC    string     `json:"linux_congestion_control"`
+		BusyPollUS float64    `json:"busy_poll_us"`
 		CPUs       int        `json:"cpus"`
 		Kernel     string     `json:"kernel"`
 		Seconds    float64    `json:"seconds"`
@@ -238,7 +261,8 @@ func (b *bench) jsonReport(cells []cell, took time.Duration) []byte {
 	}{
 		Command: "go run ./cmd/kitbench" + flagsNote(b.o), Runs: b.o.runs, Bytes: b.o.bytes, RoundTrips: b.o.rttN,
 		WmemMax: b.o.wmemMax, RmemMax: b.o.rmemMax, KitCC: b.o.cc, LinuxCC: b.linuxCC,
-		CPUs: runtime.NumCPU(), Kernel: kernelRelease(), Seconds: took.Seconds(),
+		BusyPollUS: float64(b.o.busyPoll) / float64(time.Microsecond),
+		CPUs:       runtime.NumCPU(), Kernel: kernelRelease(), Seconds: took.Seconds(),
 	}
 	for _, c := range cells {
 		link := c.link

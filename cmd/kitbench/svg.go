@@ -62,7 +62,7 @@ func (b *bench) slowdowns(cells []cell) []bar {
 	return bars
 }
 
-func isKit(e end) bool { return e == kit || e == tapEnd || e == wireEnd }
+func isKit(e end) bool { return e == kit || e == kitBusy || e == tapEnd || e == wireEnd }
 
 // svg is the chart of the measured cells.
 func (b *bench) svg(cells []cell) []byte {

@@ -98,9 +98,16 @@ func TestInfo(t *testing.T) {
 }
 
 func TestPing(t *testing.T) {
-	ns := setup(t, "pktping")
-	s := devtest.Start(t, open(t, ns, "vethA"), kitIP)
-	s.Ping(t, linuxIP, 5*time.Second)
+	for _, tc := range []struct {
+		name string
+		opts []packet.Option
+	}{{"default", nil}, {"busy poll", []packet.Option{packet.WithBusyPoll(200 * time.Microsecond)}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := setup(t, "pktping")
+			s := devtest.Start(t, open(t, ns, "vethA", tc.opts...), kitIP)
+			s.Ping(t, linuxIP, 5*time.Second)
+		})
+	}
 }
 
 func TestTransmitErrors(t *testing.T) {
@@ -156,8 +163,14 @@ func TestCloseWhileReceivingAndSending(t *testing.T) {
 	ns := setup(t, "pktclose")
 	g0, fd0 := runtime.NumGoroutine(), fdCount(t)
 	for i := 0; i < 20; i++ {
+		// Every other device busy-polls, with a window far longer than the
+		// test waits: Close must end the spinning receive, not the window.
+		var opts []packet.Option
+		if i%2 == 1 {
+			opts = append(opts, packet.WithBusyPoll(time.Hour))
+		}
 		var d *packet.Device
-		if err := ns.Do(func() (err error) { d, err = packet.Open("vethA"); return err }); err != nil {
+		if err := ns.Do(func() (err error) { d, err = packet.Open("vethA", opts...); return err }); err != nil {
 			t.Fatal(err)
 		}
 		errc := make(chan error, 1)
@@ -214,7 +227,11 @@ func TestTCPOffload(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		opts []packet.Option
-	}{{"default", nil}, {"qdisc bypass", []packet.Option{packet.WithQdiscBypass()}}} {
+	}{
+		{"default", nil},
+		{"qdisc bypass", []packet.Option{packet.WithQdiscBypass()}},
+		{"busy poll", []packet.Option{packet.WithBusyPoll(200 * time.Microsecond)}},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := setup(t, "pkttso")
 			d := open(t, ns, "vethA", tc.opts...)

@@ -90,10 +90,17 @@ func TestInfo(t *testing.T) {
 }
 
 func TestPing(t *testing.T) {
-	ns := testenv.NewNetns(t, "tapping")
-	d := openIn(t, ns, "tapk0")
-	s := devtest.Start(t, d, kitIP)
-	s.Ping(t, linuxIP, 5*time.Second)
+	for _, tc := range []struct {
+		name string
+		opts []tap.Option
+	}{{"default", nil}, {"busy poll", []tap.Option{tap.WithBusyPoll(200 * time.Microsecond)}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := testenv.NewNetns(t, "tapping")
+			d := openIn(t, ns, "tapk0", tc.opts...)
+			s := devtest.Start(t, d, kitIP)
+			s.Ping(t, linuxIP, 5*time.Second)
+		})
+	}
 }
 
 func TestLinkGone(t *testing.T) {
@@ -126,8 +133,14 @@ func TestCloseWhileReceivingAndSending(t *testing.T) {
 	ns := testenv.NewNetns(t, "tapclose")
 	g0, fd0 := runtime.NumGoroutine(), fdCount(t)
 	for i := 0; i < 20; i++ {
+		// Every other device busy-polls, with a window far longer than the
+		// test waits: Close must end the spinning receive, not the window.
+		var opts []tap.Option
+		if i%2 == 1 {
+			opts = append(opts, tap.WithBusyPoll(time.Hour))
+		}
 		var d *tap.Device
-		if err := ns.Do(func() (err error) { d, err = tap.Open("tapc0"); return err }); err != nil {
+		if err := ns.Do(func() (err error) { d, err = tap.Open("tapc0", opts...); return err }); err != nil {
 			t.Fatal(err)
 		}
 		errc := make(chan error, 1)
@@ -183,9 +196,16 @@ func TestCloseWhileReceivingAndSending(t *testing.T) {
 }
 
 func TestTCPOffload(t *testing.T) {
-	ns := testenv.NewNetns(t, "taptso")
-	d := openIn(t, ns, "tapt0")
-	devtest.CheckTCPOffload(t, devtest.Start(t, d, kitIP), ns, linuxIP)
+	for _, tc := range []struct {
+		name string
+		opts []tap.Option
+	}{{"default", nil}, {"busy poll", []tap.Option{tap.WithBusyPoll(200 * time.Microsecond)}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := testenv.NewNetns(t, "taptso")
+			d := openIn(t, ns, "tapt0", tc.opts...)
+			devtest.CheckTCPOffload(t, devtest.Start(t, d, kitIP), ns, linuxIP)
+		})
+	}
 }
 
 func TestBatch(t *testing.T) {

@@ -126,6 +126,11 @@ func TestValidate(t *testing.T) {
 		{"host with addr", kernel.NICFlags{NIC: "host", Addrs: p}, "-nic host uses the host's addresses"},
 		{"host with gw", kernel.NICFlags{NIC: "host", GW: gw}, "-nic host uses the host's addresses"},
 		{"host with pcap", kernel.NICFlags{NIC: "host", Pcap: "x"}, "-nic host uses the host's addresses"},
+		{"packet busy-polling", kernel.NICFlags{NIC: "packet:veth0", Addrs: p, BusyPoll: 50 * time.Microsecond}, ""},
+		{"tap busy-polling", kernel.NICFlags{NIC: "tap:tap0", Addrs: p, BusyPoll: time.Millisecond}, ""},
+		{"negative busy-poll", kernel.NICFlags{NIC: "packet:veth0", Addrs: p, BusyPoll: -1}, "-busypoll -1ns: negative"},
+		{"wire busy-polling", kernel.NICFlags{NIC: "wire", BusyPoll: time.Millisecond}, "-busypoll applies to tap and packet NICs"},
+		{"host busy-polling", kernel.NICFlags{NIC: "host", BusyPoll: time.Millisecond}, "-busypoll applies to tap and packet NICs"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

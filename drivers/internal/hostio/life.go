@@ -41,6 +41,10 @@ func (l *Life) Check() error {
 	return nil
 }
 
+// Alive reports whether the device is neither closed nor known gone: a
+// busy-polling receiver stops spinning when it is not.
+func (l *Life) Alive() bool { return !l.closed.Load() && l.gone.Load() == nil }
+
 // Close marks the device closed and reports whether this call did so.
 func (l *Life) Close() bool {
 	first := false
