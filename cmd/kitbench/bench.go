@@ -77,6 +77,9 @@ func (r runResult) String() string {
 }
 
 type bench struct {
+	// ctx ends with an interrupt: the running cell's processes are killed
+	// and the namespaces removed on the way out.
+	ctx     context.Context
 	o       options
 	self    string
 	topo    *topology
@@ -245,7 +248,7 @@ func (b *bench) runCell(c cell) (runResult, error) {
 	}
 	const bufLen = 65536
 	nbuf := int(max(1, b.ttcpBytes(c.link)/bufLen))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Minute)
 	defer cancel()
 
 	var serverArgs, clientArgs []string

@@ -9,8 +9,10 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -366,4 +368,58 @@ func TestOutFiles(t *testing.T) {
 	if err := json.Unmarshal(raw, &rep); err != nil || rep.KitCC != "cubic" || len(rep.Cells) != 2 || len(rep.Cells[0].Runs) != 1 || rep.Cells[0].Runs[0].SenderCPU <= 0 {
 		t.Errorf("JSON report %v:\n%s", err, raw)
 	}
+}
+
+// TestInterrupt checks that a signal ends a run in its middle with an
+// error, killing the running cell's kernels and removing the namespaces.
+func TestInterrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a real transfer")
+	}
+	testenv.NeedRoot(t)
+	testenv.NeedTool(t, "ip")
+	// A transfer far longer than the test waits.
+	o := options{runs: 1, bytes: 1 << 40, rttN: 100, wmemMax: 4 << 20, rmemMax: 6 << 20, cc: "cubic",
+		busyPoll: 200 * time.Microsecond, cells: "ttcp:linux->linux"}
+	done := make(chan error, 1)
+	go func() { _, err := runBench(o); done <- err }()
+	// The namespace exists only once the signal handler is in place, so
+	// the signal cannot kill the test binary itself.
+	ns := fmt.Sprintf("kitbench-%d-a", os.Getpid())
+	deadline := time.Now().Add(30 * time.Second)
+	for !hasNetns(t, ns) {
+		if time.Now().After(deadline) {
+			t.Fatalf("namespace %s not made within 30 s", ns)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // into the transfer
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "interrupted") {
+			t.Fatalf("runBench after SIGTERM: %v, want an interruption error", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("runBench still running 60 s after SIGTERM")
+	}
+	if hasNetns(t, ns) {
+		t.Errorf("namespace %s left behind", ns)
+	}
+}
+
+func hasNetns(t *testing.T, name string) bool {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatalf("ip netns list: %v", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == name {
+			return true
+		}
+	}
+	return false
 }

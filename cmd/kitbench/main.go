@@ -37,10 +37,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -158,13 +160,18 @@ func runBench(o options) (string, error) {
 	if o.cc == "" {
 		o.cc = "cubic"
 	}
+	// An interrupt (Ctrl-C, SIGTERM, a closed terminal) ends the run
+	// cleanly: the running cell's kernels are killed through their
+	// context, and the deferred Closes remove the namespaces.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
 	topo, err := newTopology(o.wmemMax, o.rmemMax, o.cc)
 	if err != nil {
 		return "", err
 	}
 	defer topo.Close()
 
-	b := &bench{o: o, self: self, topo: topo, results: map[string][]runResult{}}
+	b := &bench{ctx: ctx, o: o, self: self, topo: topo, results: map[string][]runResult{}}
 	cells := b.cells()
 	if o.cells != "" {
 		want := strings.Split(o.cells, ",")
@@ -189,6 +196,9 @@ func runBench(o options) (string, error) {
 	for r := 0; r < o.runs; r++ {
 		for _, c := range cells {
 			res, err := b.runCell(c)
+			if ctx.Err() != nil {
+				return "", fmt.Errorf("interrupted in cell %s, run %d; namespaces removed", c.name, r+1)
+			}
 			if err != nil {
 				return "", fmt.Errorf("cell %s, run %d: %w", c.name, r+1, err)
 			}
