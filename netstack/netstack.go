@@ -26,6 +26,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/goskit/goskit/drivers/netdev"
 	"github.com/goskit/goskit/glue/gvisor"
@@ -93,6 +94,11 @@ type Config struct {
 	// writes each packet to the device from the goroutine that sends it:
 	// no hand-off, the lowest latency.
 	TxQueueLen int
+	// AckDelay, when positive, lets each NIC's glue hold a bare ACK of a
+	// small message for up to this long so that the connection's next
+	// segment carries it (delayed acknowledgement, as Linux does; gVisor
+	// as published acknowledges at once). Zero sends every ACK at once.
+	AckDelay time.Duration
 }
 
 // Defaults of Config, matching Linux's.
@@ -162,6 +168,9 @@ func New(plat kernsupport.Platform, cfg Config) (*Stack, error) {
 	cfg = cfg.withDefaults()
 	if cfg.SendBufferDefault > cfg.SendBufferMax || cfg.ReceiveBufferDefault > cfg.ReceiveBufferMax {
 		return nil, fmt.Errorf("netstack: default buffer larger than its maximum")
+	}
+	if cfg.AckDelay < 0 {
+		return nil, fmt.Errorf("netstack: negative AckDelay %v", cfg.AckDelay)
 	}
 	switch cfg.CongestionControl {
 	case "cubic", "reno":
@@ -246,7 +255,7 @@ func (st *Stack) AddNIC(dev netdev.Device, addrs ...netip.Prefix) (NICID, error)
 	st.nextNIC++
 	st.mu.Unlock()
 
-	ep, err := gvisor.New(dev, gvisor.Options{OnError: st.fail})
+	ep, err := gvisor.New(dev, gvisor.Options{OnError: st.fail, AckDelay: st.cfg.AckDelay})
 	if err != nil {
 		dev.Close()
 		return 0, fmt.Errorf("netstack: %w", err)

@@ -58,15 +58,18 @@ func pairConfig(t testing.TB, cfg wire.Config, scfg netstack.Config) (a, b *nets
 
 func TestConnContract(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		listen string
-		dial   netip.Prefix
+		name     string
+		listen   string
+		dial     netip.Prefix
+		ackDelay time.Duration
 	}{
-		{"ipv4", "198.18.0.2:0", addrB},
-		{"ipv6", "[2001:2::2]:0", addrB6},
+		{"ipv4", "198.18.0.2:0", addrB, 0},
+		{"ipv6", "[2001:2::2]:0", addrB6, 0},
+		{"ipv4 delayed ACK", "198.18.0.2:0", addrB, 50 * time.Microsecond},
+		{"ipv6 delayed ACK", "[2001:2::2]:0", addrB6, 50 * time.Microsecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, b := pair(t, wire.Config{})
+			a, b := pairConfig(t, wire.Config{}, netstack.Config{AckDelay: tc.ackDelay})
 			nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
 				l, err := b.Listen("tcp", tc.listen)
 				if err != nil {
@@ -194,9 +197,13 @@ func TestBulkTransferWithFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("bulk transfer with faults is not short")
 	}
-	for _, seed := range []uint64{1, 7} {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			a, b := pair(t, wire.Config{Seed: seed, Faults: wire.Faults{Loss: 0.01, Duplicate: 0.01, Reorder: 0.01, Corrupt: 0.01}})
+	for _, tc := range []struct {
+		seed     uint64
+		ackDelay time.Duration
+	}{{1, 0}, {7, 0}, {3, 50 * time.Microsecond}} {
+		t.Run(fmt.Sprintf("seed%d ackdelay %v", tc.seed, tc.ackDelay), func(t *testing.T) {
+			faults := wire.Faults{Loss: 0.01, Duplicate: 0.01, Reorder: 0.01, Corrupt: 0.01}
+			a, b := pairConfig(t, wire.Config{Seed: tc.seed, Faults: faults}, netstack.Config{AckDelay: tc.ackDelay})
 			transfer(t, a, b, 4<<20)
 		})
 	}

@@ -51,7 +51,17 @@ type NICFlags struct {
 	// BusyPoll is how long the tap and packet drivers poll for frames
 	// before sleeping (their WithBusyPoll); zero turns it off.
 	BusyPoll time.Duration
+	// AckDelay is the stack's delayed acknowledgement
+	// (netstack.Config.AckDelay); zero turns it off. The -ackdelay flag
+	// defaults to DefaultAckDelay.
+	AckDelay time.Duration
 }
+
+// DefaultAckDelay is the example kernels' delayed acknowledgement: long
+// enough for a program's reply to carry the ACK of the request it answers
+// (a few microseconds in the kit), short enough that a peer waiting on the
+// ACK (Nagle's algorithm) loses little.
+const DefaultAckDelay = 50 * time.Microsecond
 
 // Register adds the NIC flags to fs.
 func (f *NICFlags) Register(fs *flag.FlagSet) {
@@ -76,6 +86,7 @@ func (f *NICFlags) Register(fs *flag.FlagSet) {
 	fs.IntVar(&f.WmemMax, "wmem-max", 0, "largest TCP send buffer of the kit's stack in bytes (0: 4 MiB)")
 	fs.IntVar(&f.RmemMax, "rmem-max", 0, "largest TCP receive buffer of the kit's stack in bytes (0: 6 MiB)")
 	fs.StringVar(&f.CC, "cc", "", "congestion control of the kit's stack: cubic (default) or reno")
+	fs.DurationVar(&f.AckDelay, "ackdelay", DefaultAckDelay, "hold a bare ACK of a small message up to this long so that the reply carries it, as Linux's delayed ACK does (0: off)")
 	fs.DurationVar(&f.BusyPoll, "busypoll", 0, "tap and packet NICs: poll for frames this long before sleeping, trading CPU time for a shorter round trip (0: off)")
 	fs.IntVar(&f.TxQueue, "txqueue", -1, "packets queued between the kit's stack and its NIC, drained in batches by one goroutine (0: none, lowest latency; -1: the program's choice)")
 }
@@ -86,7 +97,7 @@ func (f *NICFlags) StackConfig(txQueue int) netstack.Config {
 	if f.TxQueue >= 0 {
 		txQueue = f.TxQueue
 	}
-	return netstack.Config{SendBufferMax: f.WmemMax, ReceiveBufferMax: f.RmemMax, CongestionControl: f.CC, TxQueueLen: txQueue}
+	return netstack.Config{SendBufferMax: f.WmemMax, ReceiveBufferMax: f.RmemMax, CongestionControl: f.CC, TxQueueLen: txQueue, AckDelay: f.AckDelay}
 }
 
 // Kind is the NIC kind named by the -nic flag.
@@ -100,6 +111,9 @@ func (f *NICFlags) Validate() error {
 	kind, name := f.Kind()
 	if f.BusyPoll < 0 {
 		return fmt.Errorf("-busypoll %v: negative", f.BusyPoll)
+	}
+	if f.AckDelay < 0 {
+		return fmt.Errorf("-ackdelay %v: negative", f.AckDelay)
 	}
 	if f.BusyPoll != 0 && kind != "tap" && kind != "packet" {
 		return fmt.Errorf("-busypoll applies to tap and packet NICs, not -nic %s", f.NIC)

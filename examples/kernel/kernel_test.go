@@ -130,6 +130,7 @@ func TestValidate(t *testing.T) {
 		{"tap busy-polling", kernel.NICFlags{NIC: "tap:tap0", Addrs: p, BusyPoll: time.Millisecond}, ""},
 		{"negative busy-poll", kernel.NICFlags{NIC: "packet:veth0", Addrs: p, BusyPoll: -1}, "-busypoll -1ns: negative"},
 		{"wire busy-polling", kernel.NICFlags{NIC: "wire", BusyPoll: time.Millisecond}, "-busypoll applies to tap and packet NICs"},
+		{"negative ack delay", kernel.NICFlags{NIC: "wire", AckDelay: -time.Microsecond}, "-ackdelay -1µs: negative"},
 		{"host busy-polling", kernel.NICFlags{NIC: "host", BusyPoll: time.Millisecond}, "-busypoll applies to tap and packet NICs"},
 	}
 	for _, tc := range tests {
