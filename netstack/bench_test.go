@@ -63,6 +63,7 @@ func BenchmarkWireRoundTrip(b *testing.B) {
 	for _, q := range []int{0, 1000} {
 		b.Run(fmt.Sprintf("txqueue=%d", q), func(b *testing.B) { benchWireRoundTrip(b, netstack.Config{TxQueueLen: q}) })
 	}
+	b.Run("ackdelay=50us", func(b *testing.B) { benchWireRoundTrip(b, netstack.Config{AckDelay: 50 * time.Microsecond}) })
 }
 
 func benchWireRoundTrip(b *testing.B, cfg netstack.Config) {
