@@ -91,12 +91,10 @@ type bench struct {
 func (b *bench) cells() []cell {
 	var cs []cell
 	for _, t := range []string{"ttcp", "rtcp"} {
-		for _, p := range [][2]end{
-			{linux, linux}, {kit, linux}, {linux, kit}, {kit, kit},
-			{tapEnd, linux}, {linux, tapEnd},
-			{fdb, linux}, {linux, fdb},
-			{wireEnd, wireEnd}, {loopEnd, loopEnd},
-		} {
+		for _, p := range append(matrix(),
+			[2]end{fdb, linux}, [2]end{linux, fdb},
+			[2]end{wireEnd, wireEnd}, [2]end{loopEnd, loopEnd},
+		) {
 			cs = append(cs, cell{name: t + ":" + short(p[0]) + "->" + short(p[1]), test: t, from: p[0], to: p[1]})
 		}
 	}
@@ -107,12 +105,21 @@ func (b *bench) cells() []cell {
 	}
 	for _, rate := range b.rates() {
 		for _, t := range []string{"ttcp", "rtcp"} {
-			for _, p := range [][2]end{{linux, linux}, {kit, linux}, {linux, kit}} {
+			for _, p := range matrix() {
 				cs = append(cs, cell{name: t + "@" + rate + ":" + short(p[0]) + "->" + short(p[1]), test: t, from: p[0], to: p[1], link: rate})
 			}
 		}
 	}
 	return cs
+}
+
+// matrix is the paper's sender-by-receiver matrix over one link: every
+// pairing of native Linux, the kit on its packet driver and the kit on TAP.
+func matrix() [][2]end {
+	return [][2]end{
+		{linux, linux}, {kit, linux}, {linux, kit}, {kit, kit},
+		{tapEnd, linux}, {linux, tapEnd}, {tapEnd, tapEnd}, {kit, tapEnd}, {tapEnd, kit},
+	}
 }
 
 // rates are the shaped links' rates: the paper's 100 Mbit/s wire and
