@@ -2,7 +2,6 @@ package netstack_test
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"math/rand/v2"
 	"testing"
@@ -12,37 +11,13 @@ import (
 	"github.com/goskit/goskit/netstack"
 )
 
-// wiredPair is pairConfig with the wire's ends, whose counters tell how
-// many frames each side sent.
-func wiredPair(t *testing.T, scfg netstack.Config) (a, b *netstack.Stack, ea, eb *wire.End) {
-	t.Helper()
-	ea, eb, err := wire.New(wire.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a, err = netstack.New(nil, scfg); err != nil {
-		t.Fatal(err)
-	}
-	if b, err = netstack.New(nil, scfg); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close(); b.Close() })
-	if _, err := a.AddNIC(ea, addrA); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.AddNIC(eb, addrB); err != nil {
-		t.Fatal(err)
-	}
-	return a, b, ea, eb
-}
-
 // TestDelayedAck checks the glue's delayed acknowledgement through the
 // stack: a one-byte request and its reply move two frames, not gVisor's
 // four, and an ACK that no reply carries still goes out.
 func TestDelayedAck(t *testing.T) {
 	// A delay far longer than any reply takes, even on a loaded machine, so
 	// that every request's ACK rides on its reply.
-	a, b, ea, eb := wiredPair(t, netstack.Config{AckDelay: time.Second})
+	a, b, ea, eb := pairEnds(t, wire.Config{}, netstack.Config{AckDelay: time.Second})
 	l, err := b.Listen("tcp", "198.18.0.2:7")
 	if err != nil {
 		t.Fatal(err)
@@ -71,13 +46,7 @@ func TestDelayedAck(t *testing.T) {
 			}
 		}
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := a.Dial(ctx, "tcp", "198.18.0.2:7")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, a, "198.18.0.2:7")
 	c.SetDeadline(time.Now().Add(60 * time.Second))
 	roundTrip := func() {
 		x := [1]byte{'x'}
@@ -141,13 +110,7 @@ func TestDelayedAckLossyWire(t *testing.T) {
 		defer c.Close()
 		io.Copy(c, c)
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := a.Dial(ctx, "tcp", "198.18.0.2:7")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, a, "198.18.0.2:7")
 	c.SetDeadline(time.Now().Add(120 * time.Second))
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 300 {

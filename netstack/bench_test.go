@@ -89,13 +89,7 @@ func benchWireRoundTrip(b *testing.B, cfg netstack.Config) {
 			}
 		}
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := a.Dial(ctx, "tcp", "198.18.0.2:5002")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(b, a, "198.18.0.2:5002")
 	c.(interface{ SetNoDelay(bool) error }).SetNoDelay(true)
 	var x [1]byte
 	b.ResetTimer()

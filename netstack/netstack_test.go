@@ -34,6 +34,14 @@ func pair(t testing.TB, cfg wire.Config) (a, b *netstack.Stack) {
 
 func pairConfig(t testing.TB, cfg wire.Config, scfg netstack.Config) (a, b *netstack.Stack) {
 	t.Helper()
+	a, b, _, _ = pairEnds(t, cfg, scfg)
+	return a, b
+}
+
+// pairEnds is pairConfig that also returns the wire's ends, whose counters
+// tell how many frames each side sent.
+func pairEnds(t testing.TB, cfg wire.Config, scfg netstack.Config) (a, b *netstack.Stack, ea, eb *wire.End) {
+	t.Helper()
 	ea, eb, err := wire.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +61,21 @@ func pairConfig(t testing.TB, cfg wire.Config, scfg netstack.Config) (a, b *nets
 	if _, err := b.AddNIC(eb, addrB, addrB6); err != nil {
 		t.Fatal(err)
 	}
-	return a, b
+	return a, b, ea, eb
+}
+
+// dial connects a to addr, failing the test (or benchmark) if it cannot
+// within 10 s; the connection is closed when the test ends.
+func dial(t testing.TB, a *netstack.Stack, addr string) net.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := a.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 func TestConnContract(t *testing.T) {
