@@ -154,6 +154,12 @@ type ackDelay struct {
 	heldBuf [maxAckFrame]byte
 	heldOff netdev.Offload
 
+	// flushBuf holds a held ACK sent ahead of a call's frames: heldBuf may
+	// take the call's own last frame before the device sends them.
+	flushBuf  [maxAckFrame]byte
+	flushSegs [1][]byte
+	heldSegs  [1][]byte
+
 	scratch [maxAckFrame]byte
 	last    map[tcpFlow]uint32 // the last acknowledgement sent per flow
 }
@@ -199,9 +205,18 @@ func (a *ackDelay) holdable(s tcpSeg) bool {
 	return int32(adv) > 0 && adv <= ackDelaySmall
 }
 
-// heldFrame is the held ACK as a frame to transmit.
+// heldFrame is the held ACK as a frame to transmit, over heldBuf.
 func (a *ackDelay) heldFrame() netdev.Frame {
-	return netdev.Frame{Segs: [][]byte{a.heldBuf[:a.heldLen]}, Offload: a.heldOff}
+	a.heldSegs[0] = a.heldBuf[:a.heldLen]
+	return netdev.Frame{Segs: a.heldSegs[:], Offload: a.heldOff}
+}
+
+// flushFrame is a copy of the held ACK as a frame to transmit, over
+// flushBuf, so that heldBuf is free for the next ACK to hold.
+func (a *ackDelay) flushFrame() netdev.Frame {
+	n := copy(a.flushBuf[:], a.heldBuf[:a.heldLen])
+	a.flushSegs[0] = a.flushBuf[:n]
+	return netdev.Frame{Segs: a.flushSegs[:], Offload: a.heldOff}
 }
 
 // hold copies frame f, whose segment is s, as the held ACK.
@@ -269,7 +284,7 @@ func (e *Endpoint) filterAcks(frames []netdev.Frame) (out []netdev.Frame, prepen
 	}
 	out = list
 	if a.held && flushHeld {
-		frames[0] = a.heldFrame()
+		frames[0] = a.flushFrame()
 		a.sent(a.heldSeg)
 		a.release()
 		out, prepended = frames, true

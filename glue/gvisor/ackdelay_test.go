@@ -1,11 +1,19 @@
 package gvisor
 
 import (
+	"bytes"
 	"encoding/binary"
+	"net"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/goskit/goskit/drivers/netdev"
+	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
 
 // tcpFrame builds an Ethernet frame holding a TCP segment with gVisor's
@@ -136,4 +144,168 @@ func FuzzParseTCPFrame(f *testing.F) {
 			t.Fatalf("parsed %+v, gVisor reads ack %d ports %d->%d flags %#x", s, tcp.AckNumber(), tcp.SourcePort(), tcp.DestinationPort(), tcp.Flags())
 		}
 	})
+}
+
+// frameLog is a device that records the bytes of every frame transmitted.
+type frameLog struct {
+	mu     sync.Mutex
+	frames [][]byte
+}
+
+func (d *frameLog) Info() netdev.Info {
+	return netdev.Info{Name: "log", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, MTU: 1500}
+}
+
+func (d *frameLog) Transmit(f *netdev.Frame) error {
+	var b []byte
+	for _, s := range f.Segs {
+		b = append(b, s...)
+	}
+	d.mu.Lock()
+	d.frames = append(d.frames, b)
+	d.mu.Unlock()
+	return nil
+}
+
+func (d *frameLog) Receive([][]byte) (int, netdev.Offload, error) {
+	return 0, netdev.Offload{}, netdev.ErrClosed
+}
+func (d *frameLog) Close() error { return nil }
+
+func (d *frameLog) sent() [][]byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.frames)
+}
+
+// onFlow gives a frame made by tcpFrame its own source port, a flow of its
+// own.
+func onFlow(b []byte, sport uint16) []byte {
+	binary.BigEndian.PutUint16(b[header.EthernetMinimumSize+header.IPv4MinimumSize:], sport)
+	return b
+}
+
+// TestAckDelaySequence drives WritePackets with crafted frames of two
+// connections and checks what reaches the device, frame by frame.
+func TestAckDelaySequence(t *testing.T) {
+	const a, b = 1000, 2000 // the two flows' source ports
+	ack := func(port uint16, n uint32) []byte { return onFlow(tcpFrame(false, header.TCPFlagAck, n, nil, 0), port) }
+	data := func(port uint16, n uint32) []byte {
+		return onFlow(tcpFrame(false, header.TCPFlagAck|header.TCPFlagPsh, n, nil, 1), port)
+	}
+	rst := func(port uint16) []byte { return onFlow(tcpFrame(false, header.TCPFlagRst, 0, nil, 0), port) }
+	dupAck := ack(a, 100)
+	tests := []struct {
+		name  string
+		calls [][][]byte // the packet lists of successive WritePackets calls
+		want  [][]byte   // what the device must have sent, in order
+	}{
+		{
+			name:  "reply carries the ACK",
+			calls: [][][]byte{{data(a, 100)}, {ack(a, 101)}, {data(a, 101)}},
+			want:  [][]byte{data(a, 100), data(a, 101)},
+		},
+		{
+			name:  "a newer ACK replaces the held one",
+			calls: [][][]byte{{data(a, 100)}, {ack(a, 101)}, {ack(a, 102)}, {data(a, 102)}},
+			want:  [][]byte{data(a, 100), data(a, 102)},
+		},
+		{
+			name:  "another flow's ACK sends the held one first",
+			calls: [][][]byte{{data(a, 100)}, {data(b, 100)}, {ack(a, 101)}, {ack(b, 101)}, {data(b, 101)}},
+			want:  [][]byte{data(a, 100), data(b, 100), ack(a, 101), data(b, 101)},
+		},
+		{
+			name:  "a segment without ACK sends the held one first",
+			calls: [][][]byte{{data(a, 100)}, {ack(a, 101)}, {rst(a)}},
+			want:  [][]byte{data(a, 100), ack(a, 101), rst(a)},
+		},
+		{
+			name:  "duplicate ACKs are never held",
+			calls: [][][]byte{{data(a, 100)}, {dupAck}, {dupAck}},
+			want:  [][]byte{data(a, 100), dupAck, dupAck},
+		},
+		{
+			name:  "an ACK of a flow never seen is not held",
+			calls: [][][]byte{{ack(b, 5)}},
+			want:  [][]byte{ack(b, 5)},
+		},
+		{
+			name:  "an ACK of bulk data is not held",
+			calls: [][][]byte{{data(a, 100)}, {ack(a, 100+64<<10)}},
+			want:  [][]byte{data(a, 100), ack(a, 100+64<<10)},
+		},
+		{
+			name:  "SACK blocks are never held",
+			calls: [][][]byte{{data(a, 100)}, {onFlow(tcpFrame(false, header.TCPFlagAck, 101, sackOpt, 0), a)}},
+			want:  [][]byte{data(a, 100), onFlow(tcpFrame(false, header.TCPFlagAck, 101, sackOpt, 0), a)},
+		},
+		{
+			name:  "in one batch only the last may wait",
+			calls: [][][]byte{{data(a, 100)}, {ack(a, 101), data(b, 7), ack(a, 102)}, {data(a, 102)}},
+			want:  [][]byte{data(a, 100), ack(a, 101), data(b, 7), data(a, 102)},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dev := &frameLog{}
+			e, err := New(dev, Options{AckDelay: time.Hour}) // only a later segment releases
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			for _, call := range tc.calls {
+				var list stack.PacketBufferList
+				for _, f := range call {
+					list.PushBack(stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(f)}))
+				}
+				n, terr := e.WritePackets(list)
+				list.DecRef()
+				if terr != nil || n != len(call) {
+					t.Fatalf("WritePackets = %d, %v; want %d, nil", n, terr, len(call))
+				}
+			}
+			if got := dev.sent(); !slices.EqualFunc(got, tc.want, bytes.Equal) {
+				t.Errorf("device got %d frames, want %d:\ngot  %x\nwant %x", len(got), len(tc.want), got, tc.want)
+			}
+		})
+	}
+}
+
+// TestAckDelayTimer checks that a held ACK nothing replaces goes out when
+// its delay ends, and that Close stops it.
+func TestAckDelayTimer(t *testing.T) {
+	dev := &frameLog{}
+	e, err := New(dev, Options{AckDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	write := func(f []byte) {
+		var list stack.PacketBufferList
+		list.PushBack(stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(f)}))
+		e.WritePackets(list)
+		list.DecRef()
+	}
+	write(tcpFrame(false, header.TCPFlagAck|header.TCPFlagPsh, 100, nil, 1))
+	held := tcpFrame(false, header.TCPFlagAck, 101, nil, 0)
+	write(held)
+	deadline := time.Now().Add(10 * time.Second) // bounded wait, not a timing check
+	for len(dev.sent()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := dev.sent(); len(got) != 2 || !bytes.Equal(got[1], held) {
+		t.Fatalf("after the delay the device has %x, want the data and then %x", got, held)
+	}
+	if d, el := e.Stats().TxAcksDelayed.Load(), e.Stats().TxAcksElided.Load(); d != 1 || el != 0 {
+		t.Errorf("stats: %d delayed, %d elided; want 1, 0", d, el)
+	}
+	// Held at Close: never sent.
+	write(tcpFrame(false, header.TCPFlagAck|header.TCPFlagPsh, 101, nil, 1))
+	write(tcpFrame(false, header.TCPFlagAck, 102, nil, 0))
+	e.Close()
+	time.Sleep(20 * time.Millisecond)
+	if got := dev.sent(); len(got) != 3 {
+		t.Errorf("after Close the device has %d frames, want 3 (the held ACK dropped)", len(got))
+	}
 }
