@@ -68,6 +68,11 @@ type pipe struct {
 	burstNs    int64
 	notify     chan struct{} // wakes a waiting receiver; capacity 1
 	timer      *time.Timer   // the receiver's wait for a due time; nil if !timed
+	// direct is set on a direction with no fault, timing or checksum
+	// work: there a transmitter may copy a frame straight into the slots a
+	// waiting receiver posted (a rendezvous), saving the copy into a wire
+	// buffer and out of it.
+	direct bool
 
 	mu        sync.Mutex
 	closed    bool
@@ -80,6 +85,10 @@ type pipe struct {
 	waiters   int
 	rng       *rand.Rand // nil on a direction without random faults
 	stats     Stats
+	// posted are the slots of the receiver waiting in take, when direct
+	// and nothing is queued; postedN of them are filled.
+	posted  []netdev.RxSlot
+	postedN int
 }
 
 func newPipe(w *wire, f Faults, mtu, qlen int, noOffloads bool, seed, stream uint64) *pipe {
@@ -120,6 +129,7 @@ func newPipe(w *wire, f Faults, mtu, qlen int, noOffloads bool, seed, stream uin
 		p.timer = time.NewTimer(time.Hour)
 		p.timer.Stop()
 	}
+	p.direct = !p.timed && p.rng == nil && !p.complete && p.rxFeatures != 0
 	return p
 }
 
@@ -136,37 +146,11 @@ func bitsToNs(n, rate int64) int64 {
 // prepare validates f and copies it into a wire buffer, completing its
 // checksum if the receiver will not accept a partial one. It takes no lock.
 func (p *pipe) prepare(f *netdev.Frame) (*frameBuf, error) {
-	n := f.Len()
-	off := f.Offload
-	if n < netdev.MinFrameLen {
-		return nil, fmt.Errorf("%w: %d bytes", ErrFrameTooShort, n)
-	}
-	if err := off.Validate(n); err != nil {
+	n, err := p.check(f)
+	if err != nil {
 		return nil, err
 	}
-	if off.Flags&netdev.OffloadNeedsChecksum != 0 && !p.txFeatures.Has(netdev.FeatureTxChecksum) {
-		return nil, fmt.Errorf("%w: checksum offload not advertised", netdev.ErrBadOffload)
-	}
-	if off.IsGSO() {
-		var need netdev.Features
-		switch off.GSOType &^ netdev.GSOECN {
-		case netdev.GSOTCPv4:
-			need = netdev.FeatureTSO4
-		case netdev.GSOTCPv6:
-			need = netdev.FeatureTSO6
-		default:
-			return nil, fmt.Errorf("%w: GSO type %#x not advertised", netdev.ErrBadOffload, off.GSOType)
-		}
-		if !p.txFeatures.Has(need) {
-			return nil, fmt.Errorf("%w: segmentation offload not advertised", netdev.ErrBadOffload)
-		}
-		if n > p.maxGSO {
-			return nil, fmt.Errorf("%w: %d-byte GSO frame, limit %d", netdev.ErrFrameTooBig, n, p.maxGSO)
-		}
-	} else if n > p.maxFrame {
-		return nil, fmt.Errorf("%w: %d-byte frame, limit %d", netdev.ErrFrameTooBig, n, p.maxFrame)
-	}
-
+	off := f.Offload
 	fb := p.w.pools.get(n)
 	f.CopyTo(fb.data)
 	if p.complete {
@@ -186,6 +170,97 @@ func (p *pipe) prepare(f *netdev.Frame) (*frameBuf, error) {
 	}
 	fb.off = off
 	return fb, nil
+}
+
+// check validates f for this direction and returns its length.
+func (p *pipe) check(f *netdev.Frame) (int, error) {
+	n := f.Len()
+	off := f.Offload
+	if n < netdev.MinFrameLen {
+		return 0, fmt.Errorf("%w: %d bytes", ErrFrameTooShort, n)
+	}
+	if err := off.Validate(n); err != nil {
+		return 0, err
+	}
+	if off.Flags&netdev.OffloadNeedsChecksum != 0 && !p.txFeatures.Has(netdev.FeatureTxChecksum) {
+		return 0, fmt.Errorf("%w: checksum offload not advertised", netdev.ErrBadOffload)
+	}
+	if off.IsGSO() {
+		var need netdev.Features
+		switch off.GSOType &^ netdev.GSOECN {
+		case netdev.GSOTCPv4:
+			need = netdev.FeatureTSO4
+		case netdev.GSOTCPv6:
+			need = netdev.FeatureTSO6
+		default:
+			return 0, fmt.Errorf("%w: GSO type %#x not advertised", netdev.ErrBadOffload, off.GSOType)
+		}
+		if !p.txFeatures.Has(need) {
+			return 0, fmt.Errorf("%w: segmentation offload not advertised", netdev.ErrBadOffload)
+		}
+		if n > p.maxGSO {
+			return 0, fmt.Errorf("%w: %d-byte GSO frame, limit %d", netdev.ErrFrameTooBig, n, p.maxGSO)
+		}
+	} else if n > p.maxFrame {
+		return 0, fmt.Errorf("%w: %d-byte frame, limit %d", netdev.ErrFrameTooBig, n, p.maxFrame)
+	}
+	return n, nil
+}
+
+// tryDirect delivers f straight into the next slot a waiting receiver
+// posted, if this direction allows it, nothing is queued ahead of f, and
+// the slot holds it. It reports whether it did; otherwise (including for a
+// frame check would refuse) the caller takes the queued path, which also
+// reports errors.
+func (p *pipe) tryDirect(f *netdev.Frame) bool {
+	if !p.direct {
+		return false
+	}
+	n, err := p.check(f)
+	if err != nil {
+		return false
+	}
+	p.mu.Lock()
+	if p.closed || p.n > 0 || p.postedN >= len(p.posted) || n > capacity(p.posted[p.postedN].Bufs) {
+		p.mu.Unlock()
+		return false
+	}
+	// The copy happens under the lock: the receiver it fills is waiting
+	// for it, and takes the slots back under the same lock.
+	s := &p.posted[p.postedN]
+	s.N = scatterSegs(s.Bufs, f.Segs)
+	s.Offload = f.Offload
+	p.postedN++
+	p.stats.Frames++
+	p.stats.Bytes += uint64(n)
+	p.stats.Delivered++
+	p.stats.DeliveredBytes += uint64(n)
+	p.stats.Direct++
+	first := p.postedN == 1
+	p.mu.Unlock()
+	if first {
+		select {
+		case p.notify <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+	return true
+}
+
+// scatterSegs copies the bytes of segs into bufs in order and returns how
+// many it copied; the caller checked they fit.
+func scatterSegs(bufs, segs [][]byte) int {
+	n, bi, off := 0, 0, 0
+	for _, s := range segs {
+		for len(s) > 0 {
+			for off == len(bufs[bi]) {
+				bi, off = bi+1, 0
+			}
+			c := copy(bufs[bi][off:], s)
+			s, off, n = s[c:], off+c, n+c
+		}
+	}
+	return n
 }
 
 // push queues prepared frames, applying the direction's faults, and wakes
@@ -326,7 +401,11 @@ func (p *pipe) schedule(now int64, n int) int64 {
 // is cut; otherwise it returns 0 when nothing is due. A first frame that
 // fits no buffer is dropped with an error only when block is set (it is
 // the first slot of the call); otherwise it is left for the next call.
-func (p *pipe) take(e *End, slots []netdev.RxSlot, got []*frameBuf, block bool) (int, error) {
+//
+// A blocking take on a direct pipe posts the slots while it waits, and a
+// transmitter may fill them itself; then take returns how many it filled
+// with filledDirect set, and got is unused.
+func (p *pipe) take(e *End, slots []netdev.RxSlot, got []*frameBuf, block bool) (k int, filledDirect bool, err error) {
 	limit := min(len(slots), len(got))
 	p.mu.Lock()
 	for {
@@ -336,9 +415,9 @@ func (p *pipe) take(e *End, slots []netdev.RxSlot, got []*frameBuf, block bool) 
 		if p.closed && p.n == 0 {
 			p.mu.Unlock()
 			if block {
-				return 0, e.closedErr()
+				return 0, false, e.closedErr()
 			}
-			return 0, nil
+			return 0, false, nil
 		}
 		var now int64
 		if p.timed && !p.closed {
@@ -364,7 +443,7 @@ func (p *pipe) take(e *End, slots []netdev.RxSlot, got []*frameBuf, block bool) 
 				p.mu.Unlock()
 				n := len(fb.data)
 				p.w.pools.put(fb)
-				return 0, fmt.Errorf("%s: %w: %d-byte frame, %d bytes posted", e.name, netdev.ErrBufferTooSmall, n, capacity(slots[0].Bufs))
+				return 0, false, fmt.Errorf("%s: %w: %d-byte frame, %d bytes posted", e.name, netdev.ErrBufferTooSmall, n, capacity(slots[0].Bufs))
 			}
 			p.pop()
 			p.stats.Delivered++
@@ -382,7 +461,7 @@ func (p *pipe) take(e *End, slots []netdev.RxSlot, got []*frameBuf, block bool) 
 				default:
 				}
 			}
-			return k, nil
+			return k, false, nil
 		}
 
 		// Nothing due: wait for a push, the next due time, or the cut.
@@ -394,6 +473,9 @@ func (p *pipe) take(e *End, slots []netdev.RxSlot, got []*frameBuf, block bool) 
 			if p.held != nil && (wakeAt < 0 || p.heldUntil < wakeAt) {
 				wakeAt = p.heldUntil
 			}
+		}
+		if p.direct && p.waiters == 0 {
+			p.posted, p.postedN = slots[:limit], 0
 		}
 		p.waiters++
 		p.mu.Unlock()
@@ -413,6 +495,16 @@ func (p *pipe) take(e *End, slots []netdev.RxSlot, got []*frameBuf, block bool) 
 		}
 		p.mu.Lock()
 		p.waiters--
+		if p.posted != nil && p.waiters == 0 {
+			// Take the slots back before anything else: no transmitter
+			// may write into them once this call returns.
+			filled := p.postedN
+			p.posted, p.postedN = nil, 0
+			if filled > 0 {
+				p.mu.Unlock()
+				return filled, true, nil
+			}
+		}
 	}
 }
 

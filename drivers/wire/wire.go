@@ -13,6 +13,12 @@
 // it. Transmit never waits for the receiver: a wire that blocked senders could
 // deadlock two stacks that answer (ACK) from their receive goroutines.
 //
+// On a direction with no faults, no timing and no checksum work, a frame sent
+// while the receiver waits with nothing queued skips the wire's buffer: the
+// transmitter copies it straight into the buffers the receiver posted (a
+// rendezvous, counted in [Stats].Direct), one copy instead of two, the order
+// of frames unchanged.
+//
 // # Offloads
 //
 // On a wire that does not corrupt, frames keep their [netdev.Offload] across
@@ -55,8 +61,9 @@
 // An End follows the [netdev] contract: safe for one transmitting and one
 // receiving goroutine at once, concurrently with each other, with the peer end
 // and with Close; beyond the contract, Transmit and TransmitBatch may be
-// called from any number of goroutines at once. Transmit never waits (it
-// holds its direction's lock for well under a microsecond); Receive blocks
+// called from any number of goroutines at once. Transmit never waits for
+// the receiver (it holds its direction's lock for well under a microsecond,
+// or for the copy of one frame into a waiting receiver's buffers); Receive blocks
 // until a frame is due or the cable is cut. Closing either end cuts the cable
 // for both: the closed end's calls return [netdev.ErrClosed]; the peer first
 // receives the frames that had reached it before the cut, then its calls
@@ -211,6 +218,9 @@ type Stats struct {
 	Duplicated uint64 // extra copies made by the Duplicate fault
 	Corrupted  uint64 // frames with a bit flipped
 	Reordered  uint64 // frames overtaken by a later frame
+	// Direct counts the delivered frames the transmitter copied straight
+	// into a waiting receiver's buffers (a fault-free direction only).
+	Direct uint64
 }
 
 // End is one end of a wire: a netdev.Device with batching.
@@ -224,6 +234,10 @@ type End struct {
 	// errLinkGone is built once so a receive loop spinning on a cut cable
 	// does not allocate.
 	errLinkGone error
+	// rxOne is Receive's one slot: a waiting receiver lends its slots to
+	// the pipe, so a slot on Receive's stack would be allocated each call.
+	// Receive has one caller at a time (netdev's contract).
+	rxOne [1]netdev.RxSlot
 }
 
 var (
@@ -371,6 +385,9 @@ func (e *End) Transmit(f *netdev.Frame) error {
 	if e.w.cut.Load() {
 		return e.closedErr()
 	}
+	if e.tx.tryDirect(f) {
+		return nil
+	}
 	fb, err := e.tx.prepare(f)
 	if err != nil {
 		return fmt.Errorf("%s: transmit: %w", e.name, err)
@@ -397,6 +414,15 @@ func (e *End) TransmitBatch(frames []netdev.Frame) (int, error) {
 	var bufs [batchChunk]*frameBuf
 	sent := 0
 	for sent < len(frames) {
+		// Straight into a waiting receiver's slots while it has room and
+		// nothing is queued (never behind frames prepared but not yet
+		// pushed, which would reorder them).
+		for sent < len(frames) && e.tx.tryDirect(&frames[sent]) {
+			sent++
+		}
+		if sent == len(frames) {
+			break
+		}
 		k := 0
 		var prepErr error
 		for k < len(bufs) && sent+k < len(frames) {
@@ -423,11 +449,12 @@ func (e *End) TransmitBatch(frames []netdev.Frame) (int, error) {
 // frame longer than the total length of bufs is dropped with an error
 // wrapping netdev.ErrBufferTooSmall.
 func (e *End) Receive(bufs [][]byte) (int, netdev.Offload, error) {
-	slots := [1]netdev.RxSlot{{Bufs: bufs}}
-	if _, err := e.ReceiveBatch(slots[:]); err != nil {
+	e.rxOne[0] = netdev.RxSlot{Bufs: bufs}
+	defer func() { e.rxOne[0] = netdev.RxSlot{} }() // keep no reference to bufs
+	if _, err := e.ReceiveBatch(e.rxOne[:]); err != nil {
 		return 0, netdev.Offload{}, err
 	}
-	return slots[0].N, slots[0].Offload, nil
+	return e.rxOne[0].N, e.rxOne[0].Offload, nil
 }
 
 // ReceiveBatch blocks until a frame is due, then fills as many slots as
@@ -442,7 +469,10 @@ func (e *End) ReceiveBatch(slots []netdev.RxSlot) (int, error) {
 	var got [batchChunk]*frameBuf
 	filled := 0
 	for filled < len(slots) {
-		k, err := e.rx.take(e, slots[filled:], got[:], filled == 0)
+		k, filledDirect, err := e.rx.take(e, slots[filled:], got[:], filled == 0)
+		if filledDirect {
+			return filled + k, nil // the transmitter copied into the slots
+		}
 		// Copy outside the lock so the transmitter is not held up by it.
 		for i := 0; i < k; i++ {
 			s := &slots[filled+i]

@@ -1071,3 +1071,159 @@ func TestConcurrentTransmitters(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// waitForPosted waits (bounded) until a receiver is blocked in take with
+// its slots lent to pipe p.
+func waitForPosted(t *testing.T, p *pipe) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p.mu.Lock()
+		posted := p.posted != nil
+		p.mu.Unlock()
+		if posted {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("receiver never waited with posted slots")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestRendezvous: on a fault-free direction a transmitter copies frames
+// straight into the slots a waiting receiver posted; frames beyond those
+// slots queue as before, order and offloads are kept, a frame too large for
+// the posted slot takes the queued path and its error, and Close ends a
+// waiting receiver.
+func TestRendezvous(t *testing.T) {
+	const slots, frames = 4, 10
+	a, b := newWire(t, Config{})
+	if !b.rx.direct {
+		t.Fatal("a fault-free direction does not rendezvous")
+	}
+	sent := make([][]byte, frames)
+	batch := make([]netdev.Frame, frames)
+	for i := range batch {
+		f, off := tcpFrame(uint32(i), 100+i*300, true)
+		sent[i] = f
+		// Two segments, to exercise the scatter across segment and
+		// buffer boundaries.
+		batch[i] = netdev.Frame{Segs: [][]byte{f[:50], f[50:]}, Offload: off}
+	}
+	type result struct {
+		got [][]byte
+		off []netdev.Offload
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		for len(r.got) < frames {
+			s := make([]netdev.RxSlot, slots)
+			for i := range s {
+				s[i].Bufs = [][]byte{make([]byte, 64), make([]byte, 4000)}
+			}
+			n, err := b.ReceiveBatch(s)
+			if err != nil {
+				r.err = err
+				break
+			}
+			for i := 0; i < n; i++ {
+				r.got = append(r.got, append(append([]byte{}, s[i].Bufs[0]...), s[i].Bufs[1]...)[:s[i].N])
+				r.off = append(r.off, s[i].Offload)
+			}
+		}
+		done <- r
+	}()
+	waitForPosted(t, b.rx)
+	if n, err := a.TransmitBatch(batch); n != frames || err != nil {
+		t.Fatalf("TransmitBatch = %d, %v", n, err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	for i := range sent {
+		if !bytes.Equal(r.got[i], sent[i]) {
+			t.Fatalf("frame %d differs (got %d bytes, sent %d)", i, len(r.got[i]), len(sent[i]))
+		}
+		if r.off[i] != batch[i].Offload {
+			t.Errorf("frame %d offload %+v, want %+v", i, r.off[i], batch[i].Offload)
+		}
+	}
+	st := a.Stats()
+	if st.Frames != frames || st.Delivered != frames || st.DeliveredBytes != st.Bytes || st.Direct < 1 || st.Direct > frames {
+		t.Errorf("stats %+v: want %d frames sent and delivered, at least the first directly", st, frames)
+	}
+
+	// Too large for the posted slot: queued, then refused as before.
+	small := make(chan error, 1)
+	go func() {
+		_, err := b.ReceiveBatch([]netdev.RxSlot{{Bufs: [][]byte{make([]byte, 200)}}})
+		small <- err
+	}()
+	waitForPosted(t, b.rx)
+	big, _ := tcpFrame(99, 1000, false)
+	if err := a.Transmit(&netdev.Frame{Segs: [][]byte{big}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-small; !errors.Is(err, netdev.ErrBufferTooSmall) {
+		t.Errorf("ReceiveBatch of a frame larger than the slot: %v, want ErrBufferTooSmall", err)
+	}
+
+	// Close ends a receiver waiting with posted slots.
+	closed := make(chan error, 1)
+	go func() {
+		_, err := b.ReceiveBatch([]netdev.RxSlot{{Bufs: [][]byte{make([]byte, 2000)}}})
+		closed <- err
+	}()
+	waitForPosted(t, b.rx)
+	b.Close()
+	select {
+	case err := <-closed:
+		if !errors.Is(err, netdev.ErrClosed) {
+			t.Errorf("ReceiveBatch after Close: %v, want ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ReceiveBatch still waiting 10 s after Close")
+	}
+}
+
+func TestScatterSegs(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		segs, bufs []int // lengths
+	}{
+		{"one to one", []int{10}, []int{10}},
+		{"many segments, one buffer", []int{3, 4, 5}, []int{12}},
+		{"one segment, many buffers", []int{12}, []int{5, 5, 5}},
+		{"misaligned", []int{7, 9, 2}, []int{4, 11, 0, 6}},
+		{"empty segment", []int{0, 5}, []int{5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var want []byte
+			var segs [][]byte
+			for _, n := range tc.segs {
+				s := make([]byte, n)
+				for i := range s {
+					s[i] = byte(len(want) + i + 1)
+				}
+				want = append(want, s...)
+				segs = append(segs, s)
+			}
+			var bufs [][]byte
+			for _, n := range tc.bufs {
+				bufs = append(bufs, make([]byte, n))
+			}
+			n := scatterSegs(bufs, segs)
+			var got []byte
+			for _, b := range bufs {
+				got = append(got, b...)
+			}
+			if n != len(want) || !bytes.Equal(got[:n], want) {
+				t.Errorf("scatterSegs = %d, %v; want %d, %v", n, got, len(want), want)
+			}
+		})
+	}
+}
