@@ -442,7 +442,7 @@ func (d *Device) collect(slots []netdev.RxSlot, n int) (int, error) {
 			if hostio.SegsCap(slots[k].Bufs) < flen {
 				err = fmt.Errorf("%s: %w: slot %d smaller than slot %d", d.info.Name, netdev.ErrBufferTooSmall, k, i)
 			} else {
-				hostio.CopySegs(slots[k].Bufs, slots[i].Bufs, flen)
+				netdev.CopySegs(slots[k].Bufs, slots[i].Bufs, flen)
 			}
 		}
 		if err != nil {

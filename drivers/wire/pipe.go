@@ -216,19 +216,23 @@ func (p *pipe) tryDirect(f *netdev.Frame) bool {
 	if !p.direct {
 		return false
 	}
-	n, err := p.check(f)
-	if err != nil {
+	p.mu.Lock()
+	if p.closed || p.n > 0 || p.postedN >= len(p.posted) {
+		// No receiver waiting with room: the usual case when the sender
+		// outruns it, decided before f is looked at so that prepare's
+		// check is the only one.
+		p.mu.Unlock()
 		return false
 	}
-	p.mu.Lock()
-	if p.closed || p.n > 0 || p.postedN >= len(p.posted) || n > capacity(p.posted[p.postedN].Bufs) {
+	n, err := p.check(f)
+	if err != nil || n > capacity(p.posted[p.postedN].Bufs) {
 		p.mu.Unlock()
 		return false
 	}
 	// The copy happens under the lock: the receiver it fills is waiting
 	// for it, and takes the slots back under the same lock.
 	s := &p.posted[p.postedN]
-	s.N = scatterSegs(s.Bufs, f.Segs)
+	s.N = netdev.CopySegs(s.Bufs, f.Segs, n)
 	s.Offload = f.Offload
 	p.postedN++
 	p.stats.Frames++
@@ -245,22 +249,6 @@ func (p *pipe) tryDirect(f *netdev.Frame) bool {
 		}
 	}
 	return true
-}
-
-// scatterSegs copies the bytes of segs into bufs in order and returns how
-// many it copied; the caller checked they fit.
-func scatterSegs(bufs, segs [][]byte) int {
-	n, bi, off := 0, 0, 0
-	for _, s := range segs {
-		for len(s) > 0 {
-			for off == len(bufs[bi]) {
-				bi, off = bi+1, 0
-			}
-			c := copy(bufs[bi][off:], s)
-			s, off, n = s[c:], off+c, n+c
-		}
-	}
-	return n
 }
 
 // push queues prepared frames, applying the direction's faults, and wakes

@@ -476,7 +476,7 @@ func (e *End) ReceiveBatch(slots []netdev.RxSlot) (int, error) {
 		// Copy outside the lock so the transmitter is not held up by it.
 		for i := 0; i < k; i++ {
 			s := &slots[filled+i]
-			s.N = scatter(s.Bufs, got[i].data)
+			s.N = netdev.CopySegs(s.Bufs, [][]byte{got[i].data}, len(got[i].data))
 			s.Offload = got[i].off
 			e.w.pools.put(got[i])
 			got[i] = nil
@@ -490,18 +490,6 @@ func (e *End) ReceiveBatch(slots []netdev.RxSlot) (int, error) {
 		}
 	}
 	return filled, nil
-}
-
-// scatter copies data into bufs in order; the caller checked it fits.
-func scatter(bufs [][]byte, data []byte) int {
-	n := 0
-	for _, b := range bufs {
-		if n == len(data) {
-			break
-		}
-		n += copy(b, data[n:])
-	}
-	return n
 }
 
 // capacity is the number of bytes bufs can hold.

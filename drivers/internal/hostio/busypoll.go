@@ -25,9 +25,6 @@ type BusyPoll struct {
 // or negative turns busy polling off.
 func NewBusyPoll(window time.Duration) BusyPoll { return BusyPoll{window: max(window, 0)} }
 
-// Window is the time spent polling per wait.
-func (b *BusyPoll) Window() time.Duration { return b.window }
-
 // Start begins a wait: the window counts from the first Again after it.
 func (b *BusyPoll) Start() { b.start = time.Time{} }
 

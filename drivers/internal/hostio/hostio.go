@@ -121,34 +121,6 @@ func SegsCap(segs [][]byte) int {
 	return n
 }
 
-// CopySegs copies the first n bytes held in src into dst (both
-// scatter-gather lists) and returns how many it copied.
-func CopySegs(dst, src [][]byte, n int) int {
-	done := 0
-	di, doff := 0, 0
-	for _, s := range src {
-		if done >= n {
-			break
-		}
-		if len(s) > n-done {
-			s = s[:n-done]
-		}
-		for len(s) > 0 && di < len(dst) {
-			c := copy(dst[di][doff:], s)
-			s = s[c:]
-			done += c
-			doff += c
-			if doff == len(dst[di]) {
-				di, doff = di+1, 0
-			}
-		}
-		if len(s) > 0 {
-			break
-		}
-	}
-	return done
-}
-
 // RandomMAC returns a random locally administered unicast Ethernet address
 // (the second-lowest bit of the first byte set, the lowest clear), which no
 // vendor-assigned interface uses.

@@ -9,35 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestCopySegs(t *testing.T) {
-	src := [][]byte{[]byte("abc"), nil, []byte("defgh"), []byte("ij")}
-	tests := []struct {
-		name string
-		dst  []int // segment sizes
-		n    int
-		want string
-	}{
-		{"one buffer", []int{20}, 10, "abcdefghij"},
-		{"split", []int{4, 1, 5}, 10, "abcdefghij"},
-		{"prefix", []int{2, 2}, 3, "abc"},
-		{"short destination", []int{2, 2}, 10, "abcd"},
-		{"empty destination segments", []int{0, 10, 0}, 10, "abcdefghij"},
-		{"nothing", []int{5}, 0, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var dst [][]byte
-			for _, n := range tc.dst {
-				dst = append(dst, make([]byte, n))
-			}
-			got := CopySegs(dst, src, tc.n)
-			if got != len(tc.want) || !bytes.Equal(bytes.Join(dst, nil)[:got], []byte(tc.want)) {
-				t.Errorf("CopySegs = %d, %q; want %q", got, bytes.Join(dst, nil), tc.want)
-			}
-		})
-	}
-}
-
 func TestRandomMAC(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 100; i++ {
